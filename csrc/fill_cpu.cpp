@@ -1,0 +1,194 @@
+// CPU fill orchestration: FillParams from the bounds, strided targets split into
+// contiguous runs, work split across the pool. Values depend only on the logical index,
+// so any split gives the same bits (SPEC section 2).
+#include "fill_cpu.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels.h"
+#include "threadpool.h"
+#include "value.h"
+
+namespace fastinit {
+namespace {
+
+// Below this many elements a fill stays on the calling thread: waking a worker costs
+// more than it saves (measured with benchmarks/bench_cpu.py).
+constexpr uint64_t kParallelMinElems = 1 << 15;
+// Non-temporal stores pay off once the target is well beyond the caches.
+constexpr uint64_t kStreamMinBytes = 8ull << 20;
+// Runs shorter than this go through the scatter buffer instead of one kernel call each.
+constexpr int64_t kDirectMinRun = 64;
+constexpr uint64_t kScatterChunk = 1024;
+
+float f16_bits_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ffu;
+  if (exp == 0) return bits_to_f32(sign) + (sign ? -1.0f : 1.0f) * static_cast<float>(mant) * 0x1p-24f;
+  if (exp == 31) return bits_to_f32(sign | 0x7f800000u | (mant << 13));
+  return bits_to_f32(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+// x rounded to the storage type, as a float (exact: storage values are floats).
+float to_storage(float x, int32_t dtype) {
+  if (dtype == kFloat16) return f16_bits_to_f32(f32_to_f16_bits(x));
+  if (dtype == kBFloat16) return bits_to_f32(static_cast<uint32_t>(f32_to_bf16_bits(x)) << 16);
+  return x;
+}
+
+uint16_t storage_bits(float x, int32_t dtype) {
+  return dtype == kFloat16 ? f32_to_f16_bits(x) : f32_to_bf16_bits(x);
+}
+float storage_value(uint16_t h, int32_t dtype) {
+  return dtype == kFloat16 ? f16_bits_to_f32(h) : bits_to_f32(static_cast<uint32_t>(h) << 16);
+}
+
+// A double rounded to nearest-even in the storage type. Rounding via float first can
+// only go wrong at a storage tie, so the guess and its two storage neighbours are
+// compared exactly in double.
+float round_storage(double x, int32_t dtype) {
+  const float guess = to_storage(static_cast<float>(x), dtype);
+  if (dtype == kFloat32) return guess;
+  const uint16_t g = storage_bits(guess, dtype);
+  // Sign-magnitude bits to a numeric-order key and back (-0 and +0 share key 0).
+  const int k = g & 0x8000 ? -(g & 0x7fff) : (g & 0x7fff);
+  uint16_t best = g;
+  for (int kn : {k - 1, k + 1}) {
+    const uint16_t h = static_cast<uint16_t>(kn < 0 ? 0x8000 | -kn : kn);
+    const float cand = storage_value(h, dtype);
+    if (!std::isfinite(cand)) continue;
+    const double dc = std::fabs(static_cast<double>(cand) - x);
+    const double db = std::fabs(static_cast<double>(storage_value(best, dtype)) - x);
+    if (dc < db || (dc == db && (h & 1) == 0)) best = h;
+  }
+  return storage_value(best, dtype);
+}
+
+// The smallest float whose storage rounding is >= h (numerically), by bisection over
+// floats in numeric order.
+float storage_threshold(float h, int32_t dtype) {
+  auto key = [](float f) -> int64_t {
+    const uint32_t b = f32_to_bits(f);
+    return b >> 31 ? -static_cast<int64_t>(b & 0x7fffffffu) - 1 : static_cast<int64_t>(b);
+  };
+  auto from_key = [](int64_t k) -> float {
+    return k < 0 ? bits_to_f32(static_cast<uint32_t>(-(k + 1)) | 0x80000000u) : bits_to_f32(static_cast<uint32_t>(k));
+  };
+  int64_t lo = key(-std::numeric_limits<float>::max()), hi = key(h);  // predicate true at hi
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (to_storage(from_key(mid), dtype) >= h) hi = mid;
+    else lo = mid + 1;
+  }
+  return from_key(hi);
+}
+
+}  // namespace
+
+FillParams make_fill_params(int32_t dtype, double lo, double hi, uint64_t seed) {
+  FillParams p{};
+  p.seed = seed;
+  p.dtype = dtype;
+  p.lo64 = lo;
+  p.scale64 = hi - lo;
+  p.top64 = hi;
+  p.repl64 = lo;
+  p.lo32 = static_cast<float>(lo);
+  const float hi32 = static_cast<float>(hi);
+  p.scale32 = hi32 - p.lo32;
+  p.top32 = storage_threshold(round_storage(hi, dtype), dtype);
+  p.repl32 = round_storage(lo, dtype);
+  return p;
+}
+
+bool coalesce(FillTarget& t) {
+  int nd = 0;
+  for (int d = 0; d < t.ndim; ++d) {
+    if (t.sizes[d] == 0) return false;
+    if (t.sizes[d] == 1) continue;
+    if (nd > 0 && t.strides[nd - 1] == t.strides[d] * t.sizes[d]) {
+      t.sizes[nd - 1] *= t.sizes[d];
+      t.strides[nd - 1] = t.strides[d];
+      continue;
+    }
+    t.sizes[nd] = t.sizes[d];
+    t.strides[nd] = t.strides[d];
+    ++nd;
+  }
+  if (nd == 0) {  // a single element
+    t.sizes[0] = 1;
+    t.strides[0] = 0;
+    nd = 1;
+  }
+  t.ndim = nd;
+  return true;
+}
+
+void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads) {
+  if (!coalesce(t)) return;
+  const int nd = t.ndim;
+  const int64_t esz = dtype_size(p.dtype);
+  uint64_t total = 1;
+  for (int d = 0; d < nd; ++d) total *= static_cast<uint64_t>(t.sizes[d]);
+  const int64_t inner = t.sizes[nd - 1], istride = t.strides[nd - 1];
+  const bool direct = istride == esz && (inner >= kDirectMinRun || nd == 1);
+  const bool stream = direct && total * esz >= kStreamMinBytes && inner * esz >= 4096;
+
+  if (threads <= 0) threads = get_num_threads();
+  uint64_t parts = total < kParallelMinElems ? 1 : std::min<uint64_t>(threads, total / (kParallelMinElems / 2));
+  if (parts < 1) parts = 1;
+  // Part boundaries on multiples of 64 elements keep them block- and line-aligned.
+  const uint64_t step = ((total + parts - 1) / parts + 63) / 64 * 64;
+
+  auto work = [&](int part) {
+    uint64_t pos = static_cast<uint64_t>(part) * step;
+    const uint64_t end = std::min(total, pos + step);
+    if (pos >= end) return;
+    char* base = static_cast<char*>(t.data);
+    // Multi-index of pos over the outer dims, and the address of its row.
+    int64_t idx[kMaxDims];
+    uint64_t rest = pos / static_cast<uint64_t>(inner);
+    char* row = base;
+    for (int d = nd - 2; d >= 0; --d) {
+      idx[d] = static_cast<int64_t>(rest % static_cast<uint64_t>(t.sizes[d]));
+      rest /= static_cast<uint64_t>(t.sizes[d]);
+      row += idx[d] * t.strides[d];
+    }
+    int64_t col = static_cast<int64_t>(pos % static_cast<uint64_t>(inner));
+    auto next_row = [&] {
+      col = 0;
+      for (int d = nd - 2; d >= 0; --d) {
+        row += t.strides[d];
+        if (++idx[d] < t.sizes[d]) return;
+        row -= idx[d] * t.strides[d];
+        idx[d] = 0;
+      }
+    };
+    if (direct) {
+      while (pos < end) {
+        const uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(inner - col), end - pos);
+        kernel(p, row + col * istride, len, t.offset + pos, stream);
+        pos += len;
+        col += static_cast<int64_t>(len);
+        if (col == inner) next_row();
+      }
+      return;
+    }
+    alignas(64) char buf[kScatterChunk * 8];
+    while (pos < end) {
+      const uint64_t len = std::min<uint64_t>(kScatterChunk, end - pos);
+      kernel(p, buf, len, t.offset + pos, false);
+      for (uint64_t j = 0; j < len; ++j) {
+        memcpy(row + col * istride, buf + j * esz, static_cast<size_t>(esz));
+        if (++col == inner) next_row();
+      }
+      pos += len;
+    }
+  };
+  parallel_for(static_cast<int>(parts), work);
+}
+
+}  // namespace fastinit

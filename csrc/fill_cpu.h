@@ -1,0 +1,14 @@
+#ifndef FASTINIT_FILL_CPU_H_
+#define FASTINIT_FILL_CPU_H_
+
+#include "fill.h"
+
+namespace fastinit {
+
+// Fills a strided host target with `kernel` on `threads` threads (<= 0: the configured
+// count). Releases nothing and takes no locks but the pool's; the binding drops the GIL.
+void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads);
+
+}  // namespace fastinit
+
+#endif  // FASTINIT_FILL_CPU_H_

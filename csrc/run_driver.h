@@ -1,0 +1,75 @@
+// The contiguous-run driver shared by the CPU paths. A path supplies a Group type:
+//   Group::kBlocks                      Philox blocks generated per step;
+//   Group::Keys(seed)                   the ten round keys, in whatever form it likes;
+//   Group::store(keys, p, block, dst, nt)  writes all elements of blocks
+//                                       [block, block + kBlocks) to dst (nt: streaming);
+//   Group::store_align(dtype)           bytes a streaming store must be aligned to;
+//   Group::fence()                      orders streaming stores before returning.
+// Heads and tails go through the same Group::store into a stack buffer, so every element
+// comes out of one formula whatever the split (SPEC section 2: values never depend on
+// chunking). Static inline template: each ISA translation unit instantiates its own copy
+// with a Group type from its own namespace.
+#ifndef FASTINIT_RUN_DRIVER_H_
+#define FASTINIT_RUN_DRIVER_H_
+
+#include <cstdint>
+#include <cstring>
+
+#include "fill.h"
+
+namespace fastinit {
+
+template <class Group>
+static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
+  const typename Group::Keys keys(p.seed);
+  const uint64_t wpe = p.dtype == kFloat64 ? 2 : 1;  // stream words per element
+  const uint64_t esz = static_cast<uint64_t>(dtype_size(p.dtype));
+  const uint64_t per_block = 4 / wpe;
+  const uint64_t per_group = Group::kBlocks * per_block;
+  char* out = static_cast<char*>(dst);
+  uint64_t e = first;
+
+  // Elements [e, e + count) through a buffer; e need not start a block.
+  auto partial = [&](uint64_t count) {
+    alignas(64) char buf[Group::kBlocks * 4 * 4];
+    while (count > 0) {
+      const uint64_t word = e * wpe;  // wraps modulo 2^64 as the SPEC's word index does
+      const uint64_t skip = (word & 3) / wpe;
+      Group::store(keys, p, word >> 2, buf, false);
+      const uint64_t take = count < per_group - skip ? count : per_group - skip;
+      memcpy(out, buf + skip * esz, take * esz);
+      out += take * esz;
+      e += take;
+      count -= take;
+    }
+  };
+
+  // Head: up to one group, ending where a block starts and, when possible, where a
+  // streaming store may go.
+  const uintptr_t align = Group::store_align(p.dtype);
+  uint64_t head = n, block_only = n;
+  for (uint64_t k = 0; k < per_group && k < n; ++k) {
+    if ((e + k) % per_block != 0) continue;
+    if (block_only == n) block_only = k;
+    if ((reinterpret_cast<uintptr_t>(out) + k * esz) % align == 0) {
+      head = k;
+      break;
+    }
+  }
+  if (head == n) head = block_only;
+  partial(head);
+  n -= head;
+
+  const bool nt = stream && reinterpret_cast<uintptr_t>(out) % align == 0;
+  for (; n >= per_group; n -= per_group) {
+    Group::store(keys, p, (e * wpe) >> 2, out, nt);
+    out += per_group * esz;
+    e += per_group;
+  }
+  partial(n);
+  if (nt) Group::fence();
+}
+
+}  // namespace fastinit
+
+#endif  // FASTINIT_RUN_DRIVER_H_
