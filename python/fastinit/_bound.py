@@ -1,0 +1,82 @@
+"""Gains, fans and bounds, computed as torch.nn.init computes them (same operations in
+the same order, in float64), for torch tensors, NumPy arrays and bare shapes."""
+
+from __future__ import annotations
+
+import math
+
+_LINEAR_FNS = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+)
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``.
+
+    ``leaky_relu`` with ``param=a`` gives ``sqrt(2 / (1 + a**2))``. ``nn.Linear`` and the
+    conv layers call ``kaiming_uniform_(w, a=math.sqrt(5))``: the gain is then
+    ``sqrt(2 / 6) = 1/sqrt(3)`` and the bound ``sqrt(3) * gain / sqrt(fan_in)`` is exactly
+    the documented ``1/sqrt(fan_in)``.
+    """
+    if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
+        return 1
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif not isinstance(param, bool) and isinstance(param, int) or isinstance(param, float):
+            negative_slope = param
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def fans(shape) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of this shape: torch's ``_calculate_fan_in_and_fan_out``."""
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ValueError("Fan in and fan out can not be computed for tensor with fewer than 2 dimensions")
+    receptive_field_size = 1
+    for s in shape[2:]:
+        receptive_field_size *= s
+    return shape[1] * receptive_field_size, shape[0] * receptive_field_size
+
+
+def correct_fan(shape, mode) -> int:
+    mode = mode.lower()
+    valid_modes = ["fan_in", "fan_out"]
+    if mode not in valid_modes:
+        raise ValueError(f"Mode {mode} not supported, please use one of {valid_modes}")
+    fan_in, fan_out = fans(shape)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def kaiming_bound_for(shape, a, mode, nonlinearity) -> float:
+    fan = correct_fan(shape, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    return math.sqrt(3.0) * std
+
+
+def xavier_bound_for(shape, gain) -> float:
+    fan_in, fan_out = fans(shape)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return math.sqrt(3.0) * std
+
+
+def kaiming_bound(shape_or_tensor, a=0, mode="fan_in", nonlinearity="leaky_relu") -> float:
+    """The bound ``kaiming_uniform_`` uses, as a float: the same number torch computes."""
+    shape = getattr(shape_or_tensor, "shape", shape_or_tensor)
+    return kaiming_bound_for(shape, a, mode, nonlinearity)

@@ -1,0 +1,57 @@
+"""Seeds for fills that are not given ``seed=`` (SPEC section 3).
+
+One 64-bit Philox key is drawn per call, so successive calls get independent streams
+and the framework's own seeding (``torch.manual_seed``, ``numpy.random.seed``) makes runs
+reproducible:
+
+* torch tensors, any device: two 32-bit words from ``generator`` (default:
+  ``torch.default_generator``, the CPU one, also for CUDA tensors, so one
+  ``torch.manual_seed`` gives the same weights on CPU and GPU), as
+  ``torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=g)``; the key is
+  ``w[0] | w[1] << 32``.
+* NumPy arrays: ``generator.integers(0, 2**64, dtype=numpy.uint64)`` for a
+  ``numpy.random.Generator`` (an int ``generator`` means ``numpy.random.default_rng(int)``);
+  with no generator, NumPy's global state: ``numpy.random.randint(0, 2**64, dtype=numpy.uint64)``.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+_U64 = 1 << 64
+
+
+def check_u64(value, name: str) -> int:
+    """An int in [0, 2**64), or TypeError/ValueError naming the argument."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int in [0, 2**64), not bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int in [0, 2**64), not {type(value).__name__}") from None
+    if not 0 <= v < _U64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {v}")
+    return v
+
+
+def torch_seed(generator) -> int:
+    import torch
+
+    g = torch.default_generator if generator is None else generator
+    w = torch.randint(0, 1 << 32, (2,), dtype=torch.int64, generator=g, device=g.device).tolist()
+    return w[0] | (w[1] << 32)
+
+
+def numpy_seed(generator) -> int:
+    if generator is None:
+        return int(np.random.randint(0, _U64, dtype=np.uint64))
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        generator = np.random.default_rng(int(generator))
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            "generator for a NumPy array must be a numpy.random.Generator or an int, "
+            f"not {type(generator).__name__}"
+        )
+    return int(generator.integers(0, _U64, dtype=np.uint64))

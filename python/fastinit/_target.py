@@ -1,0 +1,208 @@
+"""From a user's tensor or array to the plain description the kernels take: pointer,
+sizes, byte strides, dtype code and device. All input validation lives here (and in
+_api.py), before anything is written."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+F32, F64, F16, BF16 = 0, 1, 2, 3
+_STORAGE_SIZE = {F32: 4, F64: 8, F16: 2, BF16: 2}
+
+# torch's names in uniform_'s bound checks (c10 toString of the scalar type, and the
+# C++ type in "out of bounds for ..."), so errors read exactly as torch's.
+_BOUND_NAMES = {F32: ("float", "Float"), F64: ("double", "Double"), F16: ("c10::Half", "Half"),
+                BF16: ("c10::BFloat16", "BFloat16")}
+_FINFO_MAX = {F32: float(np.finfo(np.float32).max), F64: float(np.finfo(np.float64).max),
+              F16: 65504.0, BF16: float.fromhex("0x1.fe00000000000p+127")}
+
+_OVERLAP_MSG = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location. Please clone() the tensor before performing the operation."
+)
+
+
+@dataclass
+class Target:
+    ptr: int
+    dtype: int
+    sizes: list
+    strides: list  # bytes
+    device: str  # "cpu", "cuda" or "meta"
+    device_index: int = -1
+    stream: int = 0
+    is_torch: bool = False
+
+    @property
+    def itemsize(self) -> int:
+        return _STORAGE_SIZE[self.dtype]
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for s in self.sizes:
+            n *= s
+        return n
+
+
+def _torch():
+    return sys.modules.get("torch")
+
+
+def is_torch_tensor(obj) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
+def _torch_dtype_code(t):
+    torch = _torch()
+    return {torch.float32: F32, torch.float64: F64, torch.float16: F16, torch.bfloat16: BF16}.get(t.dtype)
+
+
+def _torch_dtype_label(dtype) -> str:
+    # c10's ScalarType names, as in '"check_uniform_bounds" not implemented for 'Long''.
+    s = str(dtype).replace("torch.", "")
+    special = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+               "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+               "complex32": "ComplexHalf"}
+    if s in special:
+        return special[s]
+    parts = s.split("_")
+    return "".join(p[:1].upper() + p[1:] for p in parts)
+
+
+def _numpy_dtype_code(dt: np.dtype):
+    if dt == np.float32:
+        return F32
+    if dt == np.float64:
+        return F64
+    if dt == np.float16:
+        return F16
+    if dt.name == "bfloat16" and dt.itemsize == 2:
+        return BF16
+    return None
+
+
+def check_no_overlap(sizes, strides, itemsize) -> None:
+    """Refuses views in which two elements may share memory. A zero stride on a dimension
+    of size > 1 (expand, broadcast_to) gets torch's own message; other layouts must pass a
+    sufficient test: sorted by |stride|, each stride clears the extent of the ones below."""
+    dims = sorted((abs(st), sz) for sz, st in zip(sizes, strides) if sz > 1)
+    if any(st == 0 for st, _ in dims):
+        raise RuntimeError(_OVERLAP_MSG)
+    extent = itemsize
+    for st, sz in dims:
+        if st < extent:
+            raise RuntimeError(
+                "fastinit: the elements of this view may overlap in memory (strides "
+                f"{tuple(strides)} bytes for shape {tuple(sizes)}); fill a copy instead"
+            )
+        extent = st * (sz - 1) + extent
+
+
+def _unsupported_numpy_dtype(dt) -> TypeError:
+    return TypeError(
+        f"fastinit: unsupported dtype {dt}; expected float32, float64, float16 or bfloat16 (ml_dtypes)"
+    )
+
+
+def describe(obj, *, op: str = "uniform_") -> Target:
+    """Validates the dtype, layout and writability of obj and describes it for the kernels.
+    Bound checks come later (check_bounds), in torch's order."""
+    if is_torch_tensor(obj):
+        return _describe_torch(obj)
+    if isinstance(obj, np.ndarray):
+        return _describe_numpy(obj)
+    if hasattr(obj, "__cuda_array_interface__"):
+        return _describe_cuda_array(obj)
+    raise TypeError(
+        f"fastinit.{op}: expected a torch.Tensor, a numpy.ndarray or an object with "
+        f"__cuda_array_interface__, got {type(obj).__name__}"
+    )
+
+
+def _describe_torch(t) -> Target:
+    torch = _torch()
+    code = _torch_dtype_code(t)
+    if code is None:
+        raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_torch_dtype_label(t.dtype)}'")
+    if t.layout != torch.strided:
+        raise RuntimeError(f"fastinit: only strided tensors can be filled, got layout {t.layout}")
+    dev = t.device.type
+    if dev not in ("cpu", "cuda", "meta"):
+        raise RuntimeError(f"fastinit: tensors on device type '{dev}' are not supported (cpu and cuda are)")
+    esz = t.element_size()
+    target = Target(
+        ptr=0 if dev == "meta" else t.data_ptr(),
+        dtype=code,
+        sizes=list(t.shape),
+        strides=[s * esz for s in t.stride()],
+        device=dev,
+        is_torch=True,
+    )
+    if dev == "cuda":
+        target.device_index = t.device.index if t.device.index is not None else torch.cuda.current_device()
+        target.stream = torch.cuda.current_stream(target.device_index).cuda_stream
+    return target
+
+
+def _describe_numpy(a: np.ndarray) -> Target:
+    code = _numpy_dtype_code(a.dtype)
+    if code is None:
+        raise _unsupported_numpy_dtype(a.dtype)
+    if not a.dtype.isnative:
+        raise ValueError(f"fastinit: the array has non-native byte order ({a.dtype.str}); use a native-order array")
+    if not a.flags.writeable:
+        raise ValueError("fastinit: the array is read-only")
+    return Target(ptr=a.__array_interface__["data"][0], dtype=code, sizes=list(a.shape),
+                  strides=list(a.strides), device="cpu")
+
+
+def _describe_cuda_array(obj) -> Target:
+    cai = obj.__cuda_array_interface__
+    dt = np.dtype(cai["typestr"])
+    code = _numpy_dtype_code(dt)
+    if code is None:
+        raise _unsupported_numpy_dtype(dt)
+    ptr, readonly = cai["data"]
+    if readonly:
+        raise ValueError("fastinit: the CUDA array is read-only")
+    shape = list(cai["shape"])
+    strides = cai.get("strides")
+    if strides is None:  # C order
+        strides, acc = [], dt.itemsize
+        for s in reversed(shape):
+            strides.insert(0, acc)
+            acc *= s
+    device = getattr(getattr(obj, "device", None), "id", 0)
+    # __cuda_array_interface__ v3: stream 1 and 2 are cudaStreamLegacy and
+    # cudaStreamPerThread, which are also those handles' values; None means no stream.
+    stream = cai.get("stream") or 0
+    return Target(ptr=ptr, dtype=code, sizes=shape, strides=list(strides), device="cuda",
+                  device_index=int(device), stream=int(stream))
+
+
+def _fmt(x: float) -> str:
+    # C++ ostream's default formatting of a double (what torch's messages use).
+    return "%g" % x
+
+
+def check_bounds(lo: float, hi: float, code: int) -> None:
+    """torch's uniform_ checks (aten/src/ATen/native/DistributionTemplates.h), in its order,
+    with its messages."""
+    cname, sname = _BOUND_NAMES[code]
+    big = _FINFO_MAX[code]
+    if not (-big <= lo <= big):
+        raise RuntimeError(f"from is out of bounds for {cname}")
+    if not (-big <= hi <= big):
+        raise RuntimeError(f"to is out of bounds for {cname}")
+    if not lo <= hi:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={_fmt(lo)} > to={_fmt(hi)}")
+    if not hi - lo <= big:
+        raise RuntimeError(
+            f"uniform_ expects to-from <= std::numeric_limits<{sname}>::max(), but found to={_fmt(hi)} "
+            f"and from={_fmt(lo)} which result in to-from to exceed the limit"
+        )
