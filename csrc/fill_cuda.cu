@@ -1,0 +1,404 @@
+// The CUDA fill (SPEC section 2 on the GPU). Every value comes from philox_block and
+// value_f32 / value_f64 / the storage roundings in value.h, the same inline code the CPU
+// paths compile, so a CUDA fill is bit-identical to a CPU fill of the same target.
+//
+// Two kernels:
+//   contiguous (1-D after coalesce, unit stride): one thread per 16 output bytes, i.e.
+//     one Philox block for float32 / float64, two for float16 / bfloat16. The body starts
+//     at the first element whose stream index opens a block; the up-to-3 elements before
+//     it and the up-to-7 after the last whole chunk are written one by one. All chunk
+//     addresses share one residue mod 16, so the store width (16, 8, 4, 2 or 1 bytes) is
+//     a template parameter chosen once on the host.
+//   strided: one thread per Philox block of logical indices; it finds the multi-index of
+//     its first element once and steps it for the rest.
+// Both are grid-stride loops over 64-bit work indices; a thread's values depend only on
+// the work index, never on the grid shape.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "fill.h"
+#include "fill_cuda.h"
+#include "philox.h"
+#include "value.h"
+
+namespace fastinit {
+namespace cudafill {
+
+constexpr int kThreads = 256;
+// 2048 resident threads per SM on sm_80 / sm_90 (CUDA C Programming Guide, "Compute
+// Capabilities", table of technical specifications): 8 blocks of 256 fill an SM, and a
+// few waves more keep the tail short for large fills.
+constexpr int kBlocksPerSm = 8 * 4;
+
+// 16 output bytes in memory order (little-endian words).
+struct Chunk {
+  uint32_t w[4];
+};
+
+FASTINIT_HD uint32_t pick(const Philox4& r, uint32_t k) {
+  // Selects instead of r.v[k]: a dynamic index would put r in local memory on the GPU.
+  return k == 0 ? r.v[0] : k == 1 ? r.v[1] : k == 2 ? r.v[2] : r.v[3];
+}
+
+FASTINIT_HD uint64_t f64_to_bits(double d) {
+  uint64_t b;
+  memcpy(&b, &d, 8);
+  return b;
+}
+
+template <int D>
+FASTINIT_HD uint32_t f32_family_bits(float v) {
+  if (D == kFloat32) return f32_to_bits(v);
+  if (D == kFloat16) return f32_to_f16_bits(v);
+  return f32_to_bf16_bits(v);
+}
+
+// Storage bits (low dtype_size bytes) of the element at position `pos` (in elements) of
+// Philox block r.
+template <int D>
+FASTINIT_HD uint64_t element_bits(const FillParams& p, const Philox4& r, uint32_t pos) {
+  if (D == kFloat64) return f64_to_bits(value_f64(pick(r, 2 * pos), pick(r, 2 * pos + 1), p));
+  return f32_family_bits<D>(value_f32(pick(r, pos), p));
+}
+
+// Stream words per element, elements per Philox block.
+template <int D>
+struct Layout {
+  static constexpr uint64_t kWords = D == kFloat64 ? 2 : 1;
+  static constexpr uint64_t kPerBlock = 4 / kWords;
+  static constexpr uint64_t kSize = static_cast<uint64_t>(dtype_size(D));
+  static constexpr uint64_t kBlocksPerChunk = 16 / (kPerBlock * kSize);
+  static constexpr uint64_t kPerChunk = kPerBlock * kBlocksPerChunk;
+};
+
+// The element with stream index e (SPEC section 2: word e, or words 2e and 2e + 1, all
+// modulo 2^64; the block is the word index >> 2).
+template <int D>
+FASTINIT_HD uint64_t element_bits_at(const FillParams& p, uint64_t e) {
+  const uint64_t word = e * Layout<D>::kWords;
+  const Philox4 r = philox_block(p.seed, word >> 2);
+  return element_bits<D>(p, r, static_cast<uint32_t>(word & 3) / static_cast<uint32_t>(Layout<D>::kWords));
+}
+
+template <int D>
+FASTINIT_HD void store_element(char* dst, uint64_t bits, bool aligned) {
+  if (aligned) {
+    if (D == kFloat64) *reinterpret_cast<uint64_t*>(dst) = bits;
+    else if (D == kFloat32) *reinterpret_cast<uint32_t*>(dst) = static_cast<uint32_t>(bits);
+    else *reinterpret_cast<uint16_t*>(dst) = static_cast<uint16_t>(bits);
+  } else {
+    for (uint64_t k = 0; k < Layout<D>::kSize; ++k) dst[k] = static_cast<char>(bits >> (8 * k));
+  }
+}
+
+// Chunk starting at Philox block `block` (already reduced modulo 2^62).
+template <int D>
+FASTINIT_HD Chunk chunk_bits(const FillParams& p, uint64_t block) {
+  Chunk c;
+  if (D == kFloat64) {
+    const Philox4 r = philox_block(p.seed, block);
+    for (uint32_t k = 0; k < 2; ++k) {
+      const uint64_t b = element_bits<D>(p, r, k);
+      c.w[2 * k] = static_cast<uint32_t>(b);
+      c.w[2 * k + 1] = static_cast<uint32_t>(b >> 32);
+    }
+  } else if (D == kFloat32) {
+    const Philox4 r = philox_block(p.seed, block);
+    for (uint32_t k = 0; k < 4; ++k) c.w[k] = static_cast<uint32_t>(element_bits<D>(p, r, k));
+  } else {
+    for (uint32_t g = 0; g < 2; ++g) {
+      const Philox4 r = philox_block(p.seed, (block + g) & kBlockMask);
+      for (uint32_t k = 0; k < 2; ++k) {
+        const uint32_t lo = static_cast<uint32_t>(element_bits<D>(p, r, 2 * k));
+        const uint32_t hi = static_cast<uint32_t>(element_bits<D>(p, r, 2 * k + 1));
+        c.w[2 * g + k] = lo | (hi << 16);
+      }
+    }
+  }
+  return c;
+}
+
+// W: the largest power of two <= 16 that every chunk address is a multiple of.
+template <int W>
+FASTINIT_HD void store_chunk(char* dst, const Chunk& c) {
+  if constexpr (W == 16) {
+    *reinterpret_cast<uint4*>(dst) = make_uint4(c.w[0], c.w[1], c.w[2], c.w[3]);
+  } else if constexpr (W == 8) {
+    reinterpret_cast<uint2*>(dst)[0] = make_uint2(c.w[0], c.w[1]);
+    reinterpret_cast<uint2*>(dst)[1] = make_uint2(c.w[2], c.w[3]);
+  } else if constexpr (W == 4) {
+    for (int k = 0; k < 4; ++k) reinterpret_cast<uint32_t*>(dst)[k] = c.w[k];
+  } else if constexpr (W == 2) {
+    for (int k = 0; k < 8; ++k) reinterpret_cast<uint16_t*>(dst)[k] = static_cast<uint16_t>(c.w[k / 2] >> (16 * (k % 2)));
+  } else {
+    for (int k = 0; k < 16; ++k) dst[k] = static_cast<char>(c.w[k / 4] >> (8 * (k % 4)));
+  }
+}
+
+struct ContigArgs {
+  FillParams p;
+  char* data;        // element 0
+  uint64_t e0;       // stream index of element 0
+  uint64_t head;     // elements [0, head) precede the first whole chunk
+  uint64_t chunks;   // whole chunks starting at element `head`
+  uint64_t block0;   // Philox block of element `head`
+  uint64_t tail;     // elements [head + chunks * kPerChunk, +tail) follow them
+};
+
+template <int D, int W>
+FASTINIT_HD void contig_work(const ContigArgs& a, uint64_t tid, uint64_t nthreads) {
+  using L = Layout<D>;
+  char* body = a.data + a.head * L::kSize;
+  for (uint64_t c = tid; c < a.chunks; c += nthreads)
+    store_chunk<W>(body + 16 * c, chunk_bits<D>(a.p, (a.block0 + c * L::kBlocksPerChunk) & kBlockMask));
+  // At most 3 + 7 edge elements: the first threads take one each.
+  if (tid < a.head + a.tail) {
+    const uint64_t i = tid < a.head ? tid : a.head + a.chunks * L::kPerChunk + (tid - a.head);
+    store_element<D>(a.data + i * L::kSize, element_bits_at<D>(a.p, a.e0 + i), false);
+  }
+}
+
+struct StridedArgs {
+  FillParams p;
+  char* data;
+  uint64_t n;        // elements
+  uint64_t h0;       // position of element 0 inside its Philox block
+  uint64_t groups;   // Philox blocks touched
+  uint64_t block0;   // Philox block of element 0
+  int32_t ndim;
+  bool aligned;      // data and every stride are multiples of the element size
+  int64_t sizes[kMaxDims];
+  int64_t strides[kMaxDims];
+};
+
+// 64-bit division is a long software sequence on the GPU; most indices fit in 32 bits.
+FASTINIT_HD void divmod(uint64_t a, uint64_t b, uint64_t& q, uint64_t& r) {
+  if (((a | b) >> 32) == 0) {
+    const uint32_t a32 = static_cast<uint32_t>(a), b32 = static_cast<uint32_t>(b);
+    q = a32 / b32;
+    r = a32 - static_cast<uint32_t>(q) * b32;
+  } else {
+    q = a / b;
+    r = a - q * b;
+  }
+}
+
+template <int D>
+FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthreads) {
+  using L = Layout<D>;
+  const int nd = a.ndim;
+  const uint64_t inner = static_cast<uint64_t>(a.sizes[nd - 1]);
+  const int64_t istride = a.strides[nd - 1];
+  for (uint64_t g = tid; g < a.groups; g += nthreads) {
+    // Logical elements [i, end) lie in Philox block block0 + g, at positions pos...
+    const uint64_t first = g * L::kPerBlock;
+    uint64_t i = first > a.h0 ? first - a.h0 : 0;
+    uint64_t end = first + L::kPerBlock - a.h0;
+    if (end > a.n) end = a.n;
+    uint32_t pos = static_cast<uint32_t>(i + a.h0 - first);
+    const Philox4 r = philox_block(a.p.seed, (a.block0 + g) & kBlockMask);
+
+    // Multi-index of i: the innermost coordinate in `col`, the address of its row in `row`.
+    int64_t idx[kMaxDims];
+    uint64_t rest, col;
+    divmod(i, inner, rest, col);
+    char* row = a.data;
+    for (int d = nd - 2; d >= 0; --d) {
+      uint64_t q, m;
+      divmod(rest, static_cast<uint64_t>(a.sizes[d]), q, m);
+      idx[d] = static_cast<int64_t>(m);
+      row += static_cast<int64_t>(m) * a.strides[d];
+      rest = q;
+    }
+    for (; i < end; ++i, ++pos) {
+      store_element<D>(row + static_cast<int64_t>(col) * istride, element_bits<D>(a.p, r, pos), a.aligned);
+      if (++col == inner && i + 1 < end) {
+        col = 0;
+        for (int d = nd - 2; d >= 0; --d) {
+          row += a.strides[d];
+          if (++idx[d] < a.sizes[d]) break;
+          row -= idx[d] * a.strides[d];
+          idx[d] = 0;
+        }
+      }
+    }
+  }
+}
+
+FASTINIT_HD uint64_t global_tid() {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+#else
+  return 0;
+#endif
+}
+FASTINIT_HD uint64_t global_threads() {
+#if defined(__CUDA_ARCH__)
+  return static_cast<uint64_t>(gridDim.x) * blockDim.x;
+#else
+  return 1;
+#endif
+}
+
+template <int D, int W>
+__global__ void __launch_bounds__(kThreads) contig_kernel(const ContigArgs a) {
+  contig_work<D, W>(a, global_tid(), global_threads());
+}
+
+template <int D>
+__global__ void __launch_bounds__(kThreads) strided_kernel(const StridedArgs a) {
+  strided_work<D>(a, global_tid(), global_threads());
+}
+
+[[noreturn]] void throw_cuda(cudaError_t err) {
+  throw std::runtime_error(std::string("fastinit CUDA error: ") + cudaGetErrorName(err) + ": " +
+                           cudaGetErrorString(err));
+}
+
+void check(cudaError_t err) {
+  if (err != cudaSuccess) throw_cuda(err);
+}
+
+// Makes `device` current for the launch and puts the caller's device back afterwards,
+// also when the launch throws.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    check(cudaGetDevice(&prev_));
+    if (prev_ != device) {
+      check(cudaSetDevice(device));
+      switched_ = true;
+    }
+  }
+  ~DeviceGuard() {
+    if (switched_) (void)cudaSetDevice(prev_);
+  }
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int prev_ = 0;
+  bool switched_ = false;
+};
+
+unsigned grid_for(uint64_t work, int sms) {
+  const uint64_t need = (work + kThreads - 1) / kThreads;
+  const uint64_t cap = static_cast<uint64_t>(sms > 0 ? sms : 1) * kBlocksPerSm;
+  return static_cast<unsigned>(std::max<uint64_t>(1, std::min(need, cap)));
+}
+
+template <int D>
+void launch_contig(const ContigArgs& a, int width, unsigned grid, cudaStream_t s) {
+  switch (width) {
+    case 16: contig_kernel<D, 16><<<grid, kThreads, 0, s>>>(a); break;
+    case 8: contig_kernel<D, 8><<<grid, kThreads, 0, s>>>(a); break;
+    case 4: contig_kernel<D, 4><<<grid, kThreads, 0, s>>>(a); break;
+    case 2: contig_kernel<D, 2><<<grid, kThreads, 0, s>>>(a); break;
+    default: contig_kernel<D, 1><<<grid, kThreads, 0, s>>>(a); break;
+  }
+}
+
+// Host-side split of a coalesced target; also what a host-only self-check can drive
+// through contig_work / strided_work.
+template <int D>
+bool plan_contig(const FillTarget& t, const FillParams& p, ContigArgs& a, int& width) {
+  using L = Layout<D>;
+  uint64_t n = 1;
+  for (int d = 0; d < t.ndim; ++d) n *= static_cast<uint64_t>(t.sizes[d]);
+  if (!(t.ndim == 1 && (t.strides[0] == static_cast<int64_t>(L::kSize) || n == 1))) return false;
+  a = ContigArgs{};
+  a.p = p;
+  a.data = static_cast<char*>(t.data);
+  a.e0 = t.offset;
+  a.head = std::min<uint64_t>(n, (L::kPerBlock - t.offset % L::kPerBlock) % L::kPerBlock);
+  a.chunks = (n - a.head) / L::kPerChunk;
+  a.block0 = ((t.offset + a.head) * L::kWords) >> 2;
+  a.tail = n - a.head - a.chunks * L::kPerChunk;
+  const uintptr_t body = reinterpret_cast<uintptr_t>(a.data) + a.head * L::kSize;
+  width = 16;
+  while (width > 1 && body % static_cast<uintptr_t>(width) != 0) width /= 2;
+  return true;
+}
+
+template <int D>
+StridedArgs plan_strided(const FillTarget& t, const FillParams& p) {
+  using L = Layout<D>;
+  StridedArgs a{};
+  a.p = p;
+  a.data = static_cast<char*>(t.data);
+  a.n = 1;
+  for (int d = 0; d < t.ndim; ++d) a.n *= static_cast<uint64_t>(t.sizes[d]);
+  a.h0 = t.offset % L::kPerBlock;
+  a.groups = (a.h0 + a.n + L::kPerBlock - 1) / L::kPerBlock;
+  a.block0 = ((t.offset - a.h0) * L::kWords) >> 2;
+  a.ndim = t.ndim;
+  a.aligned = reinterpret_cast<uintptr_t>(t.data) % L::kSize == 0;
+  for (int d = 0; d < t.ndim; ++d) {
+    a.sizes[d] = t.sizes[d];
+    a.strides[d] = t.strides[d];
+    if (t.strides[d] % static_cast<int64_t>(L::kSize) != 0) a.aligned = false;
+  }
+  return a;
+}
+
+template <int D>
+void fill_typed(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s) {
+  ContigArgs c;
+  int width = 16;
+  if (plan_contig<D>(t, p, c, width)) {
+    launch_contig<D>(c, width, grid_for(std::max(c.chunks, c.head + c.tail), sms), s);
+    return;
+  }
+  const StridedArgs a = plan_strided<D>(t, p);
+  strided_kernel<D><<<grid_for(a.groups, sms), kThreads, 0, s>>>(a);
+}
+
+}  // namespace cudafill
+
+bool cuda_available(std::string* why) {
+  try {
+    int count = 0;
+    const cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+      (void)cudaGetLastError();  // leave no error behind for the next runtime call
+      if (why) *why = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+      return false;
+    }
+    if (count <= 0) {
+      if (why) *why = "no CUDA device is visible";
+      return false;
+    }
+    if (why) why->clear();
+    return true;
+  } catch (...) {
+    if (why) *why = "CUDA runtime query failed";
+    return false;
+  }
+}
+
+void fill_cuda(const FillTarget& target, const FillParams& p, int device, uintptr_t stream) {
+  FillTarget t = target;
+  if (!coalesce(t)) return;  // no element: nothing to launch
+  cudafill::DeviceGuard guard(device);
+  // Clears an error a previous call of this runtime may have left; a sticky (context)
+  // error would come back from every call below anyway.
+  (void)cudaGetLastError();
+  int sms = 0;
+  cudafill::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
+  switch (p.dtype) {
+    case kFloat32: cudafill::fill_typed<kFloat32>(t, p, sms, s); break;
+    case kFloat64: cudafill::fill_typed<kFloat64>(t, p, sms, s); break;
+    case kFloat16: cudafill::fill_typed<kFloat16>(t, p, sms, s); break;
+    case kBFloat16: cudafill::fill_typed<kBFloat16>(t, p, sms, s); break;
+    default: throw std::invalid_argument("unknown dtype code");
+  }
+  cudafill::check(cudaGetLastError());
+}
+
+}  // namespace fastinit
