@@ -11,7 +11,7 @@ namespace fastinit {
 namespace avx512 {
 namespace {
 
-constexpr int kSets = 2;
+constexpr int kSets = 4;
 constexpr __mmask16 kOdd = 0xAAAA;
 
 inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
@@ -54,10 +54,21 @@ struct Group {
       c[s][0] = c0;
       c[s][1] = _mm512_and_si512(_mm512_mask_add_epi32(hi, carry, hi, _mm512_set1_epi32(1)),
                                  _mm512_set1_epi32(static_cast<int>(kBlockHiMask)));
-      c[s][2] = _mm512_setzero_si512();
-      c[s][3] = _mm512_setzero_si512();
     }
-    for (int r = 0; r < kPhiloxRounds; ++r) {
+    // Round 0 with counter words 2 and 3 zero (SPEC section 2): their product is zero,
+    // so c = (c1 ^ k0, 0, hi(M0 c0) ^ k1, lo(M0 c0)).
+    for (int s = 0; s < kSets; ++s) {
+      __m512i hi0, lo0;
+      mulhilo(c[s][0], m0, hi0, lo0);
+      c[s][0] = _mm512_xor_si512(c[s][1], k.k0[0]);
+      c[s][1] = _mm512_setzero_si512();
+      c[s][2] = _mm512_xor_si512(hi0, k.k1[0]);
+      c[s][3] = lo0;
+    }
+    // Fully unrolled so c[][] stays in registers and the sets interleave.
+#pragma GCC unroll 10
+    for (int r = 1; r < kPhiloxRounds; ++r) {
+#pragma GCC unroll 4
       for (int s = 0; s < kSets; ++s) {
         __m512i hi0, lo0, hi1, lo1;
         mulhilo(c[s][0], m0, hi0, lo0);
@@ -116,21 +127,35 @@ struct Group {
     else _mm256_storeu_si256(static_cast<__m256i*>(dst), v);
   }
 
-  static void store(const Keys& k, const FillParams& p, uint64_t block, void* dst, bool nt) {
+  // The one per-dtype step: 64 words of one set, in stream order, to storage.
+  template <int32_t D>
+  static void put_set(const __m512i w[4], const FillParams& p, char* out, bool nt) {
+    if (D == kFloat64) {
+      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castpd_si512(value_f64x8(w[q], p)), nt);
+    } else if (D == kFloat32) {
+      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castps_si512(value_f32x16(w[q], p)), nt);
+    } else if (D == kFloat16) {
+      for (int q = 0; q < 4; ++q)
+        put256(out + 32 * q, _mm512_cvtps_ph(value_f32x16(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
+    } else {
+      for (int q = 0; q < 4; ++q) put256(out + 32 * q, bf16x16(value_f32x16(w[q], p)), nt);
+    }
+  }
+
+  template <int32_t D>
+  static void store_as(const Keys& k, const FillParams& p, uint64_t block, char* out, bool nt) {
     __m512i w[kSets][4];
     generate(k, block, w);
+    for (int s = 0; s < kSets; ++s) put_set<D>(w[s], p, out + s * 4 * (D == kFloat64 ? 64 : 16 * dtype_size(D)), nt);
+  }
+
+  static void store(const Keys& k, const FillParams& p, uint64_t block, void* dst, bool nt) {
     char* out = static_cast<char*>(dst);
-    for (int s = 0; s < kSets; ++s) {
-      for (int q = 0; q < 4; ++q, out += p.dtype == kFloat32 || p.dtype == kFloat64 ? 64 : 32) {
-        if (p.dtype == kFloat64) {
-          put512(out, _mm512_castpd_si512(value_f64x8(w[s][q], p)), nt);
-          continue;
-        }
-        const __m512 v = value_f32x16(w[s][q], p);
-        if (p.dtype == kFloat32) put512(out, _mm512_castps_si512(v), nt);
-        else if (p.dtype == kFloat16) put256(out, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
-        else put256(out, bf16x16(v), nt);
-      }
+    switch (p.dtype) {
+      case kFloat32: return store_as<kFloat32>(k, p, block, out, nt);
+      case kFloat64: return store_as<kFloat64>(k, p, block, out, nt);
+      case kFloat16: return store_as<kFloat16>(k, p, block, out, nt);
+      default: return store_as<kBFloat16>(k, p, block, out, nt);
     }
   }
 };
