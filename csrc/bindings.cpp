@@ -117,6 +117,8 @@ PYBIND11_MODULE(_C, m) {
     for (int i = 0; i < kIsaCount; ++i) d[isa_name(i)] = calls[i];
     return d;
   });
+  m.def("set_hugepage_advice", &set_hugepage_advice, py::arg("enabled"));
+  m.def("get_hugepage_advice", &get_hugepage_advice);
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("default_num_threads", &default_num_threads);

@@ -3,8 +3,12 @@
 // so any split gives the same bits (SPEC section 2).
 #include "fill_cpu.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -23,6 +27,36 @@ constexpr uint64_t kStreamMinBytes = 8ull << 20;
 // Runs shorter than this go through the scatter buffer instead of one kernel call each.
 constexpr int64_t kDirectMinRun = 64;
 constexpr uint64_t kScatterChunk = 1024;
+// Transparent huge pages: with THP in "madvise" mode a fresh buffer faults in 4 KiB
+// pages, and page faults then bound the fill (issue 2 measured about 4 GB/s against about
+// 10 GB/s with 2 MiB pages). Advising the 2 MiB-aligned interior of large targets before
+// the first touch lets the kernel back it with huge pages. FASTINIT_HUGEPAGE=0 opts out.
+constexpr uint64_t kHugePage = 2ull << 20;
+constexpr uint64_t kHugePageMinBytes = 4 * kHugePage;
+
+std::atomic<int> g_hugepage_advice{-1};  // -1: not yet read from the environment
+
+bool hugepage_advice_enabled() {
+  int v = g_hugepage_advice.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* env = std::getenv("FASTINIT_HUGEPAGE");
+    v = env != nullptr && env[0] == '0' ? 0 : 1;
+    g_hugepage_advice.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+
+void advise_hugepages(char* begin, uint64_t bytes) {
+  if (bytes < kHugePageMinBytes || !hugepage_advice_enabled()) return;
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(begin) + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(begin) + bytes) & ~(kHugePage - 1);
+#if defined(MADV_HUGEPAGE)
+  // Advice only: memory that is not an anonymous mapping answers EINVAL, which is fine.
+  if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+#else
+  (void)lo, (void)hi;
+#endif
+}
 
 float f16_bits_to_f32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
@@ -88,6 +122,9 @@ float storage_threshold(float h, int32_t dtype) {
 
 }  // namespace
 
+void set_hugepage_advice(bool enabled) { g_hugepage_advice.store(enabled ? 1 : 0, std::memory_order_relaxed); }
+bool get_hugepage_advice() { return hugepage_advice_enabled(); }
+
 FillParams make_fill_params(int32_t dtype, double lo, double hi, uint64_t seed) {
   FillParams p{};
   p.seed = seed;
@@ -136,6 +173,8 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads) 
   const int64_t inner = t.sizes[nd - 1], istride = t.strides[nd - 1];
   const bool direct = istride == esz && (inner >= kDirectMinRun || nd == 1);
   const bool stream = direct && total * esz >= kStreamMinBytes && inner * esz >= 4096;
+
+  if (nd == 1 && direct) advise_hugepages(static_cast<char*>(t.data), total * esz);
 
   if (threads <= 0) threads = get_num_threads();
   uint64_t parts = total < kParallelMinElems ? 1 : std::min<uint64_t>(threads, total / (kParallelMinElems / 2));
