@@ -62,8 +62,22 @@ PYBIND11_MODULE(_C, m) {
         int which = isa.empty() ? active_isa() : isa_from_name(isa);
         if (which < 0 || !isa_supported(which)) throw std::invalid_argument("ISA '" + isa + "' is not available");
         const FillParams p = make_fill_params(dtype, lo, hi, seed);
-        py::gil_scoped_release nogil;
-        fill_cpu(t, p, isa_kernel(which), threads);
+        const RunKernel kernel = isa_kernel(which);
+        const uint64_t total = numel(t);
+        // Slices of at most 64 MiB (tens of ms) between which Ctrl-C is honoured: the
+        // fill then stops with a KeyboardInterrupt, leaving the target partly filled.
+        const uint64_t slice = (64ull << 20) / static_cast<uint64_t>(dtype_size(dtype));
+        {
+          py::gil_scoped_release nogil;
+          prepare_cpu_target(t, dtype);
+        }
+        for (uint64_t begin = 0; begin < total; begin += slice) {
+          {
+            py::gil_scoped_release nogil;
+            fill_cpu(t, p, kernel, threads, begin, begin + std::min(slice, total - begin));
+          }
+          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+        }
       },
       py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("lo"), py::arg("hi"),
       py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0);

@@ -164,28 +164,41 @@ bool coalesce(FillTarget& t) {
   return true;
 }
 
-void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads) {
+uint64_t numel(const FillTarget& t) {
+  uint64_t n = 1;
+  for (int d = 0; d < t.ndim; ++d) n *= static_cast<uint64_t>(t.sizes[d]);
+  return n;
+}
+
+void prepare_cpu_target(const FillTarget& target, int32_t dtype) {
+  FillTarget t = target;
+  if (!coalesce(t)) return;
+  const int64_t esz = dtype_size(dtype);
+  if (t.ndim == 1 && t.strides[0] == esz) advise_hugepages(static_cast<char*>(t.data), numel(t) * esz);
+}
+
+void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, uint64_t begin, uint64_t end) {
   if (!coalesce(t)) return;
   const int nd = t.ndim;
   const int64_t esz = dtype_size(p.dtype);
-  uint64_t total = 1;
-  for (int d = 0; d < nd; ++d) total *= static_cast<uint64_t>(t.sizes[d]);
+  const uint64_t total = numel(t);
+  end = std::min(end, total);
+  if (begin >= end) return;
   const int64_t inner = t.sizes[nd - 1], istride = t.strides[nd - 1];
   const bool direct = istride == esz && (inner >= kDirectMinRun || nd == 1);
   const bool stream = direct && total * esz >= kStreamMinBytes && inner * esz >= 4096;
 
-  if (nd == 1 && direct) advise_hugepages(static_cast<char*>(t.data), total * esz);
-
+  const uint64_t count = end - begin;
   if (threads <= 0) threads = get_num_threads();
-  uint64_t parts = total < kParallelMinElems ? 1 : std::min<uint64_t>(threads, total / (kParallelMinElems / 2));
+  uint64_t parts = count < kParallelMinElems ? 1 : std::min<uint64_t>(threads, count / (kParallelMinElems / 2));
   if (parts < 1) parts = 1;
   // Part boundaries on multiples of 64 elements keep them block- and line-aligned.
-  const uint64_t step = ((total + parts - 1) / parts + 63) / 64 * 64;
+  const uint64_t step = ((count + parts - 1) / parts + 63) / 64 * 64;
 
   auto work = [&](int part) {
-    uint64_t pos = static_cast<uint64_t>(part) * step;
-    const uint64_t end = std::min(total, pos + step);
+    uint64_t pos = begin + static_cast<uint64_t>(part) * step;
     if (pos >= end) return;
+    const uint64_t stop = std::min(end, pos + step);
     char* base = static_cast<char*>(t.data);
     // Multi-index of pos over the outer dims, and the address of its row.
     int64_t idx[kMaxDims];
@@ -207,8 +220,8 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads) 
       }
     };
     if (direct) {
-      while (pos < end) {
-        const uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(inner - col), end - pos);
+      while (pos < stop) {
+        const uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(inner - col), stop - pos);
         kernel(p, row + col * istride, len, t.offset + pos, stream);
         pos += len;
         col += static_cast<int64_t>(len);
@@ -217,8 +230,8 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads) 
       return;
     }
     alignas(64) char buf[kScatterChunk * 8];
-    while (pos < end) {
-      const uint64_t len = std::min<uint64_t>(kScatterChunk, end - pos);
+    while (pos < stop) {
+      const uint64_t len = std::min<uint64_t>(kScatterChunk, stop - pos);
       kernel(p, buf, len, t.offset + pos, false);
       for (uint64_t j = 0; j < len; ++j) {
         memcpy(row + col * istride, buf + j * esz, static_cast<size_t>(esz));

@@ -5,9 +5,15 @@
 
 namespace fastinit {
 
-// Fills a strided host target with `kernel` on `threads` threads (<= 0: the configured
-// count). Releases nothing and takes no locks but the pool's; the binding drops the GIL.
-void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads);
+uint64_t numel(const FillTarget& t);
+
+// Once per fill, before the first slice: memory advice for the whole target.
+void prepare_cpu_target(const FillTarget& t, int32_t dtype);
+
+// Fills the elements of logical indices [begin, end) of a strided host target with
+// `kernel` on `threads` threads (<= 0: the configured count). The binding calls it in
+// slices so that Ctrl-C is seen between them; the values do not depend on the slicing.
+void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, uint64_t begin, uint64_t end);
 
 // Whether large contiguous fills advise MADV_HUGEPAGE on their 2 MiB-aligned interior
 // first. Default on; FASTINIT_HUGEPAGE=0 in the environment turns it off.
