@@ -28,7 +28,16 @@ def _as_bound(value, name: str, position: int) -> float:
         return float(value)
     if is_torch_tensor(value) and value.dim() == 0:
         return float(value)
-    raise TypeError(f"uniform_(): argument '{name}' (position {position}) must be float, not {type(value).__name__}")
+    raise TypeError(f"uniform_(): argument '{name}' (position {position}) must be float, not {_tp_name(value)}")
+
+
+def _tp_name(obj) -> str:
+    """CPython's tp_name, which torch's argument parser prints: the bare name for classes
+    defined in Python, the dotted name that C and Cython types carry."""
+    t = type(obj)
+    if t.__flags__ & (1 << 9) or t.__module__ == "builtins":  # Py_TPFLAGS_HEAPTYPE
+        return t.__name__
+    return f"{t.__module__}.{t.__qualname__}"
 
 
 def _check_generator(generator, is_torch: bool) -> None:
@@ -36,7 +45,7 @@ def _check_generator(generator, is_torch: bool) -> None:
         return
     torch = _torch()
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"uniform_(): argument 'generator' must be torch.Generator, not {type(generator).__name__}")
+        raise TypeError(f"uniform_(): argument 'generator' must be torch.Generator, not {_tp_name(generator)}")
 
 
 def _shape(tensor):
@@ -56,9 +65,11 @@ def _fill(tensor, lo, hi, generator, seed, offset):
     seed = None if seed is None else check_u64(seed, "seed")
     check_bounds(lo, hi, target.dtype)
     check_no_overlap(target.sizes, target.strides, target.itemsize)
+    if target.numel == 0:  # torch draws nothing from the generator here either
+        return tensor
     if seed is None:
         seed = torch_seed(generator) if target.is_torch else numpy_seed(generator)
-    if target.numel == 0 or target.device == "meta":
+    if target.device == "meta":
         return tensor
     if target.device == "cuda":
         _C.fill_cuda(target.ptr, target.device_index, target.stream, target.dtype, target.sizes,
@@ -89,7 +100,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
     ``generator`` (torch: default ``torch.default_generator``; NumPy: a
     ``numpy.random.Generator``, an int, or the global state). Returns ``tensor``.
     """
-    handled, result = _torch_function(uniform_, tensor, a=a, b=b, generator=generator)
+    handled, result = _torch_function(uniform_, tensor, a=a, b=b, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
     return _fill(tensor, a, b, generator, seed, offset)
@@ -104,7 +115,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     are returned untouched. See :func:`uniform_` for ``seed`` and ``offset``.
     """
     handled, result = _torch_function(kaiming_uniform_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
-                                      generator=generator)
+                                      generator=generator, seed=seed, offset=offset)
     if handled:
         return result
     shape = _shape(tensor)

@@ -127,6 +127,8 @@ def describe(obj, *, op: str = "uniform_") -> Target:
 def _describe_torch(t) -> Target:
     torch = _torch()
     code = _torch_dtype_code(t)
+    if code is None and t.dtype.is_complex:
+        raise TypeError(f"fastinit: complex tensors are not supported (got {t.dtype})")
     if code is None:
         raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_torch_dtype_label(t.dtype)}'")
     if t.layout != torch.strided:
@@ -150,7 +152,7 @@ def _describe_torch(t) -> Target:
 
 
 def _describe_numpy(a: np.ndarray) -> Target:
-    code = _numpy_dtype_code(a.dtype)
+    code = _numpy_dtype_code(a.dtype.newbyteorder("="))
     if code is None:
         raise _unsupported_numpy_dtype(a.dtype)
     if not a.dtype.isnative:
