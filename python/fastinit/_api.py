@@ -24,7 +24,7 @@ def _torch_function(fn, tensor, **kwargs):
 
 def _as_bound(value, name: str, position: int) -> float:
     # torch's argument parser: a real number (bool included) or a 0-d tensor, else TypeError.
-    if isinstance(value, numbers.Real):
+    if type(value) is float or type(value) is int or isinstance(value, numbers.Real):
         return float(value)
     if is_torch_tensor(value) and value.dim() == 0:
         return float(value)
@@ -59,12 +59,14 @@ def _fill(tensor, lo, hi, generator, seed, offset):
     """torch's uniform_ after argument parsing: dtype, bounds, overlap, then the fill."""
     lo = _as_bound(lo, "from", 1)
     hi = _as_bound(hi, "to", 2)
-    _check_generator(generator, is_torch_tensor(tensor))
+    if generator is not None:
+        _check_generator(generator, is_torch_tensor(tensor))
     target = describe(tensor)
     offset = check_u64(offset, "offset")
     seed = None if seed is None else check_u64(seed, "seed")
     check_bounds(lo, hi, target.dtype)
-    check_no_overlap(target.sizes, target.strides, target.itemsize)
+    if not target.contiguous:
+        check_no_overlap(target.sizes, target.strides, target.itemsize)
     if target.numel == 0:  # torch draws nothing from the generator here either
         return tensor
     if seed is None:
@@ -84,11 +86,10 @@ def _fill(tensor, lo, hi, generator, seed, offset):
 def _bump_version(tensor) -> None:
     # The write bypasses autograd; bumping the version counter keeps autograd's
     # saved-tensor checks honest, as torch's own in-place uniform_ does.
-    torch = _torch()
-    inc = getattr(getattr(torch.autograd, "graph", None), "increment_version", None)
+    # torch.autograd.graph.increment_version is this call behind an isinstance check.
+    inc = getattr(_torch()._C, "_increment_version", None)
     if inc is not None:
-        with torch.no_grad():
-            inc(tensor)
+        inc((tensor,))
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):

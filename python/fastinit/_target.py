@@ -35,6 +35,7 @@ class Target:
     device_index: int = -1
     stream: int = 0
     is_torch: bool = False
+    contiguous: bool = False  # C-contiguous: no overlap check needed
 
     @property
     def itemsize(self) -> int:
@@ -48,8 +49,15 @@ class Target:
         return n
 
 
+_TORCH = None
+
+
 def _torch():
-    return sys.modules.get("torch")
+    """torch if the user has imported it (fastinit never imports it for NumPy work)."""
+    global _TORCH
+    if _TORCH is None:
+        _TORCH = sys.modules.get("torch")
+    return _TORCH
 
 
 def is_torch_tensor(obj) -> bool:
@@ -57,9 +65,14 @@ def is_torch_tensor(obj) -> bool:
     return torch is not None and isinstance(obj, torch.Tensor)
 
 
+_TORCH_CODES = {}
+
+
 def _torch_dtype_code(t):
-    torch = _torch()
-    return {torch.float32: F32, torch.float64: F64, torch.float16: F16, torch.bfloat16: BF16}.get(t.dtype)
+    if not _TORCH_CODES:
+        torch = _torch()
+        _TORCH_CODES.update({torch.float32: F32, torch.float64: F64, torch.float16: F16, torch.bfloat16: BF16})
+    return _TORCH_CODES.get(t.dtype)
 
 
 def _torch_dtype_label(dtype) -> str:
@@ -131,12 +144,12 @@ def _describe_torch(t) -> Target:
         raise TypeError(f"fastinit: complex tensors are not supported (got {t.dtype})")
     if code is None:
         raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_torch_dtype_label(t.dtype)}'")
-    if t.layout != torch.strided:
+    if t.layout is not torch.strided:
         raise RuntimeError(f"fastinit: only strided tensors can be filled, got layout {t.layout}")
     dev = t.device.type
     if dev not in ("cpu", "cuda", "meta"):
         raise RuntimeError(f"fastinit: tensors on device type '{dev}' are not supported (cpu and cuda are)")
-    esz = t.element_size()
+    esz = _STORAGE_SIZE[code]
     target = Target(
         ptr=0 if dev == "meta" else t.data_ptr(),
         dtype=code,
@@ -144,6 +157,7 @@ def _describe_torch(t) -> Target:
         strides=[s * esz for s in t.stride()],
         device=dev,
         is_torch=True,
+        contiguous=t.is_contiguous(),
     )
     if dev == "cuda":
         target.device_index = t.device.index if t.device.index is not None else torch.cuda.current_device()
@@ -160,7 +174,7 @@ def _describe_numpy(a: np.ndarray) -> Target:
     if not a.flags.writeable:
         raise ValueError("fastinit: the array is read-only")
     return Target(ptr=a.__array_interface__["data"][0], dtype=code, sizes=list(a.shape),
-                  strides=list(a.strides), device="cpu")
+                  strides=list(a.strides), device="cpu", contiguous=a.flags.c_contiguous)
 
 
 def _describe_cuda_array(obj) -> Target:
