@@ -4,7 +4,8 @@
 # Run from the repo root on a machine without network whose image has python3 with torch,
 # pybind11, scikit-build-core, cmake, ninja and nvcc:
 #     benchmarks/gpu_check.sh
-# Logs go to ${OUT:-benchmarks/results}/gpu_check/. Every step has a timeout, and all of
+# Logs go to ${OUT:-benchmarks/results}/gpu_check/: one combined log, two JUnit files and
+# the benchmark JSON beside it (the device tool returns at most 8 files). Every step has a timeout, and all of
 # them share one overall budget (GPU_CHECK_BUDGET_S, default 350 s) so the whole run stays
 # under 6 minutes. A failed build stops the run; a failed test step is reported and the
 # remaining steps still run; the exit status is non-zero if any step failed.
@@ -35,13 +36,14 @@ limit() {
   if [ "$cap" -lt "$left" ]; then echo "$cap"; else echo "$left"; fi
 }
 
-# step NAME CAP_S CMD...: runs CMD under timeout, logs to $LOG_DIR/NAME.log.
+# step NAME CAP_S CMD...: runs CMD under timeout, appending to $LOG_DIR/gpu_check.log.
 step() {
   local name=$1 cap=$2 t rc=0
   shift 2
   t=$(limit "$cap")
   echo "=== $name (timeout ${t}s, $(($(date +%s) - START))s elapsed) ==="
-  timeout --kill-after=10 "$t" "$@" 2>&1 | tee "$LOG_DIR/$name.log" || rc=$?
+  echo "=== $name ===" >> "$LOG_DIR/gpu_check.log"
+  timeout --kill-after=10 "$t" "$@" 2>&1 | tee -a "$LOG_DIR/gpu_check.log" || rc=$?
   if [ "$rc" -ne 0 ]; then
     echo "=== $name FAILED (rc=$rc$([ "$rc" -eq 124 ] && echo ', timed out')) ==="
     FAILED+=("$name")
@@ -53,7 +55,7 @@ step nvidia-smi 30 nvidia-smi || true
 step versions 60 bash -c "nvcc --version; cmake --version | head -1; $PY -c 'import torch, pybind11; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"gpu\", torch.cuda.is_available()); print(\"pybind11\", pybind11.__version__)'; lscpu | grep -iE 'model name|flags' | cut -c1-400" || true
 
 if ! step build 240 env FASTINIT_CUDA=ON "$PY" -m pip install --no-build-isolation --no-deps --no-index -v -e .; then
-  echo "build failed; see $LOG_DIR/build.log"
+  echo "build failed; see $LOG_DIR/gpu_check.log"
   exit 1
 fi
 
