@@ -22,6 +22,9 @@ namespace {
 // Below this many elements a fill stays on the calling thread: waking a worker costs
 // more than it saves (measured with benchmarks/bench_cpu.py).
 constexpr uint64_t kParallelMinElems = 1 << 15;
+// The unit of work a thread claims: about 10 us of AVX2 work, small enough that a late
+// thread costs little, large enough that claiming is free.
+constexpr uint64_t kChunkElems = 1 << 14;
 // Non-temporal stores pay off once the target is well beyond the caches.
 constexpr uint64_t kStreamMinBytes = 8ull << 20;
 // Runs shorter than this go through the scatter buffer instead of one kernel call each.
@@ -190,12 +193,13 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, 
 
   const uint64_t count = end - begin;
   if (threads <= 0) threads = get_num_threads();
-  uint64_t parts = count < kParallelMinElems ? 1 : std::min<uint64_t>(threads, count / (kParallelMinElems / 2));
-  if (parts < 1) parts = 1;
-  // Part boundaries on multiples of 64 elements keep them block- and line-aligned.
-  const uint64_t step = ((count + parts - 1) / parts + 63) / 64 * 64;
+  if (count < kParallelMinElems) threads = 1;
+  // Chunks of kChunkElems (a multiple of 64, so block- and line-aligned), claimed
+  // dynamically by the threads.
+  const uint64_t step = kChunkElems;
+  const int64_t parts = static_cast<int64_t>((count + step - 1) / step);
 
-  auto work = [&](int part) {
+  auto work = [&](int64_t part) {
     uint64_t pos = begin + static_cast<uint64_t>(part) * step;
     if (pos >= end) return;
     const uint64_t stop = std::min(end, pos + step);
@@ -240,7 +244,7 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, 
       pos += len;
     }
   };
-  parallel_for(static_cast<int>(parts), work);
+  parallel_for(threads, parts, work);
 }
 
 }  // namespace fastinit
