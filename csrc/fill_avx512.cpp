@@ -143,20 +143,11 @@ struct Group {
   }
 
   template <int32_t D>
-  static void store_as(const Keys& k, const FillParams& p, uint64_t block, char* out, bool nt) {
+  static void store(const Keys& k, const FillParams& p, uint64_t block, void* dst, bool nt) {
+    char* out = static_cast<char*>(dst);
     __m512i w[kSets][4];
     generate(k, block, w);
     for (int s = 0; s < kSets; ++s) put_set<D>(w[s], p, out + s * 4 * (D == kFloat64 ? 64 : 16 * dtype_size(D)), nt);
-  }
-
-  static void store(const Keys& k, const FillParams& p, uint64_t block, void* dst, bool nt) {
-    char* out = static_cast<char*>(dst);
-    switch (p.dtype) {
-      case kFloat32: return store_as<kFloat32>(k, p, block, out, nt);
-      case kFloat64: return store_as<kFloat64>(k, p, block, out, nt);
-      case kFloat16: return store_as<kFloat16>(k, p, block, out, nt);
-      default: return store_as<kBFloat16>(k, p, block, out, nt);
-    }
   }
 };
 

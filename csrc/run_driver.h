@@ -1,8 +1,9 @@
 // The contiguous-run driver shared by the CPU paths. A path supplies a Group type:
 //   Group::kBlocks                      Philox blocks generated per step;
 //   Group::Keys(seed)                   the ten round keys, in whatever form it likes;
-//   Group::store(keys, p, block, dst, nt)  writes all elements of blocks
-//                                       [block, block + kBlocks) to dst (nt: streaming);
+//   Group::store<D>(keys, p, block, dst, nt)  writes all elements of blocks
+//                                       [block, block + kBlocks) to dst as dtype D
+//                                       (nt: streaming);
 //   Group::store_align(dtype)           bytes a streaming store must be aligned to;
 //   Group::fence()                      orders streaming stores before returning.
 // Heads and tails go through the same Group::store into a stack buffer, so every element
@@ -19,11 +20,11 @@
 
 namespace fastinit {
 
-template <class Group>
-static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
+template <class Group, int32_t D>
+static inline void run_groups_as(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
   const typename Group::Keys keys(p.seed);
-  const uint64_t wpe = p.dtype == kFloat64 ? 2 : 1;  // stream words per element
-  const uint64_t esz = static_cast<uint64_t>(dtype_size(p.dtype));
+  constexpr uint64_t wpe = D == kFloat64 ? 2 : 1;  // stream words per element
+  constexpr uint64_t esz = static_cast<uint64_t>(dtype_size(D));
   const uint64_t per_block = 4 / wpe;
   const uint64_t per_group = Group::kBlocks * per_block;
   char* out = static_cast<char*>(dst);
@@ -35,7 +36,7 @@ static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64
     while (count > 0) {
       const uint64_t word = e * wpe;  // wraps modulo 2^64 as the SPEC's word index does
       const uint64_t skip = (word & 3) / wpe;
-      Group::store(keys, p, word >> 2, buf, false);
+      Group::template store<D>(keys, p, word >> 2, buf, false);
       const uint64_t take = count < per_group - skip ? count : per_group - skip;
       memcpy(out, buf + skip * esz, take * esz);
       out += take * esz;
@@ -46,7 +47,7 @@ static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64
 
   // Head: up to one group, ending where a block starts and, when possible, where a
   // streaming store may go.
-  const uintptr_t align = Group::store_align(p.dtype);
+  const uintptr_t align = Group::store_align(D);
   uint64_t head = n, block_only = n;
   for (uint64_t k = 0; k < per_group && k < n; ++k) {
     if ((e + k) % per_block != 0) continue;
@@ -62,12 +63,23 @@ static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64
 
   const bool nt = stream && reinterpret_cast<uintptr_t>(out) % align == 0;
   for (; n >= per_group; n -= per_group) {
-    Group::store(keys, p, (e * wpe) >> 2, out, nt);
+    Group::template store<D>(keys, p, (e * wpe) >> 2, out, nt);
     out += per_group * esz;
     e += per_group;
   }
   partial(n);
   if (nt) Group::fence();
+}
+
+// The dtype is dispatched once per run, so each Group::store<D> is straight-line code.
+template <class Group>
+static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
+  switch (p.dtype) {
+    case kFloat32: return run_groups_as<Group, kFloat32>(p, dst, n, first, stream);
+    case kFloat64: return run_groups_as<Group, kFloat64>(p, dst, n, first, stream);
+    case kFloat16: return run_groups_as<Group, kFloat16>(p, dst, n, first, stream);
+    default: return run_groups_as<Group, kBFloat16>(p, dst, n, first, stream);
+  }
 }
 
 }  // namespace fastinit
