@@ -1,0 +1,819 @@
+"""Property tests (hypothesis, derandomized) for every public init function.
+
+For each function in ``fastinit.__all__`` whose name ends with ``_`` (the in-place
+inits: uniform_, kaiming_uniform_, xavier_uniform_, and whatever is added later), over
+random shapes (0-d to 6-d, zero-size dims), dtypes (valid and invalid), NumPy arrays and
+torch CPU tensors, and views of all kinds (transposes/permutations, step slices, negative
+strides, as_strided views that overlap or not, expanded/broadcast views, misaligned and
+big-endian NumPy buffers, read-only arrays, 0-d arrays), with bounds, ``a``, ``gain``,
+``seed`` and ``offset`` at their extremes and of wrong types:
+
+* an accepted input holds exactly the SPEC values of its logical (row-major) indices:
+  ``reference.expected`` with the bound torch would compute (uniform_, kaiming_uniform_,
+  xavier_uniform_), and, for every function (also ones this file does not know), the
+  values that the same call gives on a fresh contiguous array of the same shape;
+* no byte outside the view changes (the view lives inside a larger buffer filled with a
+  sentinel pattern);
+* a rejected input raises an exception and leaves the whole buffer byte-for-byte as it
+  was; inputs that must be accepted (valid dtype, writable, native byte order, valid
+  arguments, a layout that is plainly non-overlapping) are not rejected;
+* nothing crashes the interpreter: the most dangerous layouts (overlapping as_strided,
+  huge strides on size-1 and size-0 dims, huge zero-size shapes) run in a subprocess, so
+  a segfault fails a test instead of killing pytest.
+"""
+from __future__ import annotations
+
+import math
+import operator
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastinit
+import reference as R
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+BF16 = np.dtype(ml_dtypes.bfloat16)
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Every public in-place init, discovered at import time, so that new ones are covered.
+INIT_FUNCS = sorted(n for n in fastinit.__all__ if n.endswith("_") and callable(getattr(fastinit, n, None)))
+KNOWN = {"uniform_", "kaiming_uniform_", "xavier_uniform_"}
+
+HYP = dict(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+N_EXAMPLES = 250  # per function and backend
+
+VALID_NP = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16), BF16]
+INVALID_NP = [np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+                                    np.uint64, np.bool_, np.complex64, np.complex128, np.longdouble)]
+TORCH_OF = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64,
+            np.dtype(np.float16): torch.float16, BF16: torch.bfloat16}
+INVALID_TORCH = [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool, torch.complex64,
+                 torch.complex128]
+_TORCH_ITEMSIZE = {t: torch.empty(0, dtype=t).element_size() for t in INVALID_TORCH + list(TORCH_OF.values())}
+
+FLOAT_MAX = {"float32": float(np.finfo(np.float32).max), "float64": float(np.finfo(np.float64).max),
+             "float16": 65504.0, "bfloat16": float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)}
+
+MARGIN = 64  # sentinel bytes on each side of the region a view may touch
+
+RAISE, NOOP, FILL, MAYBE = "raise", "noop", "fill", "maybe"
+# torch's defaults, written out (the model in predict() unpacks them)
+DEFAULT_ARGS = {"uniform_": (0.0, 1.0), "kaiming_uniform_": (0, "fan_in", "leaky_relu"), "xavier_uniform_": (1.0,)}
+
+
+def test_init_functions_discovered():
+    assert KNOWN <= set(INIT_FUNCS), INIT_FUNCS
+
+
+# ----------------------------------------------------------------------------------
+# layouts: (shape, element strides, start element, extent in elements)
+# ----------------------------------------------------------------------------------
+def _extent(shape, strides):
+    """(min, max) element offset touched relative to the view's first element."""
+    lo = hi = 0
+    for n, s in zip(shape, strides):
+        if n == 0:
+            return 0, 0
+        if s > 0:
+            hi += (n - 1) * s
+        else:
+            lo += (n - 1) * s
+    return lo, hi
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+@st.composite
+def _small_shape(draw, max_ndim=6, max_numel=1024, max_dim=6, min_ndim=0):
+    nd = draw(st.integers(min_ndim, max_ndim))
+    dims = []
+    for _ in range(nd):  # a zero-size dim in about 1 of 20 dims
+        dims.append(draw(st.sampled_from([0] + list(range(1, max_dim + 1)) * 3)))
+    n = 1
+    for i, d in enumerate(dims):  # shrink dims until small enough
+        if d and n * d > max_numel:
+            dims[i] = max(1, max_numel // n)
+        n *= max(dims[i], 1)
+    return tuple(dims)
+
+
+@st.composite
+def layouts(draw, allow_negative: bool, min_ndim: int = 0):
+    """A view described in element units, from one of several constructions."""
+    kind = draw(st.sampled_from(["ops", "ops", "ops", "strided", "expand"] + (["zero_d"] if min_ndim == 0 else [])))
+    if kind == "zero_d":
+        return "zero_d", (), (), 0, 1
+    if kind == "strided":
+        shape = draw(_small_shape(max_ndim=6, max_numel=512, max_dim=5, min_ndim=min_ndim))
+        strides = tuple(draw(st.integers(-6 if allow_negative else 0, 6)) for _ in shape)
+        lo, hi = _extent(shape, strides)
+        return "strided", shape, strides, -lo, hi - lo + 1
+    # "ops": permutations and step slices (negative steps with NumPy) of a C-order parent
+    pshape = draw(_small_shape(max_ndim=6, max_numel=2048, max_dim=7, min_ndim=min_ndim))
+    parent = np.empty(pshape, dtype=np.int64)
+    v = parent
+    if v.ndim:
+        v = v.transpose(draw(st.permutations(range(v.ndim))))
+        idx = []
+        for n in v.shape:
+            step = draw(st.sampled_from([1, 1, 2, 3] + ([-1, -2] if allow_negative else [])))
+            if n == 0 or draw(st.integers(0, 19)) == 0:  # now and then an empty slice
+                start, stop = draw(st.integers(0, n)), draw(st.integers(0, n))
+            else:
+                start = draw(st.integers(0, (n - 1) // 2))
+                stop = draw(st.integers(start + 1, n))
+            if step < 0:
+                start, stop = n - 1 - start, (None if stop == n else n - 1 - stop)
+            idx.append(slice(start, stop, step))
+        v = v[tuple(idx)]
+    shape = v.shape
+    strides = tuple(s // 8 for s in v.strides)
+    start = (v.__array_interface__["data"][0] - parent.__array_interface__["data"][0]) // 8
+    extent = max(parent.size, 1)
+    if kind == "expand":
+        # broadcast: a new or a size-1 dim of size >= 2 with stride 0 (overlapping)
+        pos = draw(st.integers(0, len(shape)))
+        k = draw(st.integers(2, 4))
+        if len(shape) >= 6:
+            pos = draw(st.integers(0, len(shape) - 1))
+            shape = shape[:pos] + (k,) + shape[pos + 1:]
+            strides = strides[:pos] + (0,) + strides[pos + 1:]
+        else:
+            shape = shape[:pos] + (k,) + shape[pos:]
+            strides = strides[:pos] + (0,) + strides[pos:]
+    return kind, shape, strides, start, extent
+
+
+def _byte_offsets(shape, bstrides, start_byte):
+    off = np.full((1,) * len(shape), start_byte, dtype=np.int64)
+    for d, (n, s) in enumerate(zip(shape, bstrides)):
+        shp = [1] * len(shape)
+        shp[d] = n
+        off = off + (np.arange(n, dtype=np.int64) * s).reshape(shp)
+    return off.reshape(-1) if _numel(shape) else np.zeros(0, np.int64)
+
+
+def _overlaps(offsets, itemsize) -> bool:
+    if offsets.size < 2:
+        return False
+    o = np.sort(offsets)
+    return bool(np.any(np.diff(o) < itemsize))
+
+
+def _plainly_disjoint(shape, bstrides, itemsize) -> bool:
+    """Sorted by |stride|, every stride clears the extent of the dims below it: such a view
+    cannot overlap and every implementation must accept it."""
+    dims = sorted((abs(s), n) for n, s in zip(shape, bstrides) if n > 1)
+    extent = itemsize
+    for s, n in dims:
+        if s < extent:
+            return False
+        extent = s * (n - 1) + extent
+    return True
+
+
+def _covered_mask(nbytes, offsets, itemsize):
+    mask = np.zeros(nbytes, dtype=bool)
+    for b in range(itemsize):
+        mask[offsets + b] = True
+    return mask
+
+
+def _uint_of(itemsize):
+    return {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64, 16: np.dtype("V16")}[itemsize]
+
+
+class Case:
+    """A view (NumPy array or torch tensor) inside a sentinel-filled byte buffer."""
+
+    def __init__(self, backend, dtype, layout, misalign=0, big_endian=False, readonly=False, seed=0):
+        kind, shape, strides, start, extent = layout
+        self.kind = kind
+        self.backend = backend
+        self.dtype = dtype  # np.dtype or torch.dtype
+        self.itemsize = dtype.itemsize if isinstance(dtype, np.dtype) else _TORCH_ITEMSIZE[dtype]
+        it = self.itemsize
+        self.shape = tuple(shape)
+        self.bstrides = tuple(s * it for s in strides)
+        self.misalign = misalign
+        nbytes = 2 * MARGIN + misalign + max(extent, 1) * it
+        rng = np.random.default_rng(seed)
+        self.sentinel = rng.integers(0, 256, nbytes, dtype=np.uint8)
+        self.buf = self.sentinel.copy()
+        self.start_byte = MARGIN + misalign + start * it
+        if backend == "numpy":
+            dt = dtype.newbyteorder(">" if sys.byteorder == "little" else "<") if big_endian else dtype
+            self.obj = np.ndarray(self.shape, dtype=dt, buffer=self.buf, offset=self.start_byte,
+                                  strides=self.bstrides)
+            if readonly:
+                self.obj.flags.writeable = False
+        else:
+            assert misalign == 0 and not big_endian and not readonly
+            region = self.buf[MARGIN:MARGIN + max(extent, 1) * it]
+            base = torch.from_numpy(region).view(dtype)
+            self.obj = base.as_strided(self.shape, tuple(strides), start)
+            assert _numel(self.shape) == 0 or self.obj.data_ptr() == self.buf.__array_interface__["data"][0] + self.start_byte
+        self.offsets = _byte_offsets(self.shape, self.bstrides, self.start_byte)
+        # a view with no element cannot overlap (torch fills a zero-size expanded tensor too)
+        self.overlapping = _numel(self.shape) > 0 and (_overlaps(self.offsets, it) or any(
+            n > 1 and s == 0 for n, s in zip(self.shape, self.bstrides)))
+        self.plainly_disjoint = _plainly_disjoint(self.shape, self.bstrides, it)
+
+    def describe(self):
+        return (f"{self.backend} {self.kind} dtype={self.dtype} shape={self.shape} byte_strides={self.bstrides} "
+                f"misalign={self.misalign}")
+
+    def view_bits(self):
+        return np.ndarray(self.shape, dtype=_uint_of(self.itemsize), buffer=self.buf, offset=self.start_byte,
+                          strides=self.bstrides).copy()
+
+    def unchanged(self) -> bool:
+        return np.array_equal(self.buf, self.sentinel)
+
+    def first_change_outside(self):
+        mask = _covered_mask(self.buf.size, self.offsets, self.itemsize)
+        bad = np.nonzero((self.buf != self.sentinel) & ~mask)[0]
+        return None if bad.size == 0 else (int(bad.size), int(bad[0]))
+
+
+# ----------------------------------------------------------------------------------
+# the model: what a call must do
+# ----------------------------------------------------------------------------------
+def _u64_ok(v) -> bool:
+    if isinstance(v, bool):
+        return False
+    try:
+        i = operator.index(v)
+    except TypeError:
+        return False
+    return 0 <= i < 2**64
+
+
+def _as_real(x):
+    """float(x) for what torch's parser takes as a float (a real number), else raises."""
+    if isinstance(x, (bool, int, float, np.floating, np.integer)):
+        return float(x)
+    raise TypeError(type(x).__name__)
+
+
+def _bounds_ok(lo, hi, name) -> bool:
+    big = FLOAT_MAX[name]
+    return -big <= lo <= big and -big <= hi <= big and lo <= hi and hi - lo <= big
+
+
+def _fans(shape):
+    if len(shape) < 2:
+        raise ValueError("fewer than 2 dimensions")
+    rf = _numel(shape[2:])
+    return shape[1] * rf, shape[0] * rf
+
+
+def model_bounds(fname, shape, args):
+    """(lo, hi) as torch.nn.init computes them (torch's own calculate_gain, torch's
+    operation order in float64); raises where torch raises."""
+    if fname == "uniform_":
+        a, b = args
+        return _as_real(a), _as_real(b)
+    if fname == "kaiming_uniform_":
+        a, mode, nonlinearity = args
+        fan_in, fan_out = _fans(shape)
+        fan = fan_in if mode == "fan_in" else fan_out
+        gain = torch.nn.init.calculate_gain(nonlinearity, a)
+        std = gain / math.sqrt(fan)
+        bound = math.sqrt(3.0) * std
+        return -bound, bound
+    if fname == "xavier_uniform_":
+        (gain,) = args
+        fan_in, fan_out = _fans(shape)
+        std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+        a = math.sqrt(3.0) * std
+        return -a, a
+    raise KeyError(fname)
+
+
+def predict(case: Case, fname, args, seed, offset, valid_dtype, writable, native):
+    """(RAISE|NOOP|FILL|MAYBE, lo, hi) for a known function."""
+    numel = _numel(case.shape)
+    if fname == "kaiming_uniform_" and numel == 0:
+        return NOOP, None, None  # torch: warning, then returns the tensor untouched
+    try:
+        lo, hi = model_bounds(fname, case.shape, args)
+    except Exception:
+        return RAISE, None, None
+    if not (valid_dtype and writable and native and _u64_ok(seed) and _u64_ok(offset)):
+        return RAISE, None, None
+    name = R._dtype_name(case.dtype if isinstance(case.dtype, np.dtype) else
+                         {v: k for k, v in TORCH_OF.items()}[case.dtype])
+    if not _bounds_ok(lo, hi, name):
+        return RAISE, None, None
+    if case.overlapping:
+        return RAISE, None, None
+    if numel == 0:
+        return NOOP, None, None
+    if not case.plainly_disjoint:
+        return MAYBE, lo, hi
+    return FILL, lo, hi
+
+
+def _call(fname, obj, args, seed, offset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(fastinit, fname)(obj, *args, seed=seed, offset=offset)
+
+
+def _contiguous_like(case: Case):
+    if case.backend == "numpy":
+        return np.empty(case.shape, dtype=case.dtype)
+    return torch.empty(case.shape, dtype=case.dtype)
+
+
+def _bits_of(obj):
+    if isinstance(obj, torch.Tensor):
+        obj = obj.contiguous()
+        it = obj.element_size()
+        obj = obj.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[it]).numpy()
+    a = np.ascontiguousarray(obj)
+    return a.view(_uint_of(a.dtype.itemsize))
+
+
+_NEG_ZERO_BITS = {2: 0x8000, 4: 0x80000000}
+
+
+def spec_bits(shape, dtype, lo, hi, seed, offset):
+    """reference.expected_bits, except where the reference is wrong: reference.round_bound
+    drops the sign of a bound that rounds to zero in float32/float16/bfloat16 (it goes
+    through fractions.Fraction, which has no -0), so with lo = -0.0 (xavier with gain 0,
+    kaiming with a = inf) or a tiny negative lo the replacement of values equal to hi
+    (SPEC: "replaced by lo rounded to the storage type") must be -0, not +0."""
+    want = R.expected_bits(shape, dtype, lo, hi, seed, offset)
+    name = R._dtype_name(dtype)
+    if name != "float64" and math.copysign(1.0, lo) < 0 and R.round_bound(lo, name) == 0:
+        raw = R.expected(shape, dtype, lo, hi, seed, offset, apply_upper_rule=False)
+        hit = raw.astype(np.float64) == R.round_bound(hi, name)
+        want = want.copy()
+        want[hit] = _NEG_ZERO_BITS[want.dtype.itemsize]
+    return want
+
+
+def check_call(case: Case, fname, args, seed, offset, valid_dtype, writable=True, native=True):
+    what = f"{fname}{tuple(args)!r} seed={seed!r} offset={offset!r} on {case.describe()}"
+    raised = None
+    try:
+        ret = _call(fname, case.obj, args, seed, offset)
+    except Exception as e:  # noqa: BLE001 - any exception is a refusal
+        raised = e
+    if fname in KNOWN:
+        outcome, lo, hi = predict(case, fname, args, seed, offset, valid_dtype, writable, native)
+    else:
+        outcome, lo, hi = None, None, None
+    if raised is not None:
+        assert case.unchanged(), f"refused ({type(raised).__name__}: {raised}) but the buffer changed: {what}"
+        assert outcome in (RAISE, MAYBE, None), (
+            f"refused a valid input ({type(raised).__name__}: {raised}); expected {outcome}: {what}")
+        return
+    assert outcome in (FILL, NOOP, MAYBE, None), f"accepted an input that must be refused: {what}"
+    assert ret is case.obj, f"did not return the same object: {what}"
+    bad = case.first_change_outside()
+    assert bad is None, f"{bad[0]} bytes outside the view changed, first at buffer byte {bad[1]}: {what}"
+    if outcome == NOOP:
+        assert case.unchanged(), f"a no-op call changed the buffer: {what}"
+        return
+    got = case.view_bits()
+    if outcome in (FILL, MAYBE):
+        name = {v: k for k, v in TORCH_OF.items()}.get(case.dtype, case.dtype)
+        want = spec_bits(case.shape, name, lo, hi, operator.index(seed), operator.index(offset))
+        bad = np.nonzero(got.reshape(-1) != want.reshape(-1))[0]
+        assert bad.size == 0, (
+            f"{bad.size} of {got.size} elements differ from the SPEC; first at logical index {int(bad[0])}: "
+            f"want 0x{int(want.reshape(-1)[bad[0]]):x} got 0x{int(got.reshape(-1)[bad[0]]):x}: {what}")
+    # layout independence, for every function: a fresh contiguous array, same call
+    if _numel(case.shape):
+        ref = _contiguous_like(case)
+        _call(fname, ref, args, seed, offset)
+        rb = _bits_of(ref)
+        bad = np.nonzero(got.reshape(-1) != rb.reshape(-1))[0]
+        assert bad.size == 0, (
+            f"{bad.size} elements differ from the same call on a contiguous array; first at logical index "
+            f"{int(bad[0])}: {what}")
+
+
+# ----------------------------------------------------------------------------------
+# argument strategies
+# ----------------------------------------------------------------------------------
+_INF, _NAN = float("inf"), float("nan")
+_SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, 5e-324, -5e-324, 1e-300, 1.4e-45, 1e-45, 6e-8, 1e-5, 65504.0, 65519.0,
+            65520.0, -65504.0, 1e5, 3.3895313892515355e38, 3.4028234663852886e38, 3.5e38, 1e308,
+            1.7976931348623157e308, -1.7976931348623157e308, _INF, -_INF, _NAN]
+_SPECIAL = _SPECIAL + [-x for x in _SPECIAL if x == x and x > 0 and -x not in _SPECIAL]
+_BAD_TYPES = ["1.0", None, 1j, [1.0], b"x", object()]
+
+bound_value = st.one_of(
+    st.sampled_from(_SPECIAL),
+    st.floats(-10, 10),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-10**6, 10**6),
+    st.sampled_from([True, False, 2**1100, -(2**1100), np.float32(0.25), np.float16(-2.0), np.int64(3),
+                     np.float64(1e-3)]),
+    st.sampled_from(_BAD_TYPES),
+)
+
+
+@st.composite
+def uniform_args(draw):
+    if draw(st.integers(0, 3)) == 0:  # anything at all
+        return (draw(bound_value), draw(bound_value))
+    x = draw(st.one_of(st.floats(-4, 4), st.sampled_from(_SPECIAL), st.floats(allow_nan=False, allow_infinity=False)))
+    y = draw(st.one_of(st.floats(-4, 4), st.sampled_from(_SPECIAL), st.floats(allow_nan=False, allow_infinity=False)))
+    if x == x and y == y and x > y:
+        x, y = y, x
+    return (x, y)
+
+
+a_value = st.one_of(
+    st.sampled_from([0, 0.0, 0.01, -0.01, math.sqrt(5), -math.sqrt(5), 1e-300, 1e150, 1e154, 1e155, 1e200, -1e200,
+                     1e308, _INF, -_INF, _NAN, True, 5, -5, 10**200, np.float32(0.5), np.float64(2.0), "0.1", None,
+                     1j]),
+    st.floats(-100, 100),
+    st.floats(allow_nan=False),
+)
+
+
+@st.composite
+def kaiming_args(draw):
+    return (draw(a_value), draw(st.sampled_from(["fan_in", "fan_out"])),
+            draw(st.sampled_from(["leaky_relu", "leaky_relu", "relu", "tanh", "linear", "selu", "sigmoid",
+                                  "conv2d"])))
+
+
+gain_value = st.one_of(
+    st.sampled_from([1.0, 0.0, -0.0, -1.0, 5 / 3, 1e-300, 1e30, 1e38, 1e300, 1e308, _INF, -_INF, _NAN, 2, True]),
+    st.floats(-10, 10),
+    st.floats(allow_nan=False),
+)
+
+
+def args_strategy(fname):
+    if fname == "uniform_":
+        return uniform_args()
+    if fname == "kaiming_uniform_":
+        return kaiming_args()
+    if fname == "xavier_uniform_":
+        return st.tuples(gain_value)
+    return st.just(())  # unknown functions: torch's defaults
+
+
+@st.composite
+def good_uniform_args(draw):
+    """Valid for every dtype: from tiny to large magnitudes, equal bounds, signed zeros."""
+    scale = draw(st.sampled_from([1e-300, 1e-40, 1e-5, 1.0, 1.0, 1.0, 100.0, 3e4]))
+    x = draw(st.floats(-1, 1)) * scale
+    y = draw(st.one_of(st.floats(-1, 1).map(lambda v: v * scale), st.just(x), st.sampled_from([0.0, -0.0])))
+    return (min(x, y), max(x, y))
+
+
+def good_args_strategy(fname):
+    """Arguments that every dtype accepts (extremes included)."""
+    if fname == "uniform_":
+        return good_uniform_args()
+    if fname == "kaiming_uniform_":
+        return st.tuples(
+            st.one_of(st.floats(-1e3, 1e3), st.sampled_from([0, 5, -3, math.sqrt(5), 1e-300, 1e150, -1e150])),
+            st.sampled_from(["fan_in", "fan_out"]),
+            st.sampled_from(["leaky_relu", "leaky_relu", "relu", "tanh", "linear", "selu"]))
+    if fname == "xavier_uniform_":
+        return st.tuples(st.one_of(st.floats(0, 10), st.sampled_from([0.0, 1e-300, 1, 1e3])))
+    return st.just(())
+
+
+_U64_EDGES = [0, 1, 3, 4, 5, 2**31, 2**32 - 1, 2**32, 2**33 - 3, 2**34 - 2, 2**62, 2**63 - 1, 2**63, 2**64 - 7,
+              2**64 - 2, 2**64 - 1]
+_U64_BAD = [-1, -(2**63), 2**64, 2**64 + 1, 2**100, 1.0, 0.5, True, False, "0", None, np.int64(-1)]
+u64_value = st.one_of(st.sampled_from(_U64_EDGES), st.integers(0, 2**64 - 1),
+                      st.sampled_from([np.uint64(2**64 - 1), np.int64(7)]))
+seed_value = st.one_of(u64_value, u64_value, u64_value, st.sampled_from([v for v in _U64_BAD if v is not None]))
+offset_value = st.one_of(u64_value, u64_value, u64_value, st.sampled_from(_U64_BAD))
+
+
+# ----------------------------------------------------------------------------------
+# the property tests
+# ----------------------------------------------------------------------------------
+# What is wrong with a drawn input: mostly nothing (the values are then checked), else one
+# thing, else anything at all.
+FAULTS = ["none"] * 8 + ["dtype", "readonly", "byteorder", "args", "seed", "offset", "any", "any"]
+
+
+def _min_ndim(fname, fault):
+    # kaiming/xavier refuse fewer than 2 dims: keep such shapes for the "any" draws
+    return 2 if fname in ("kaiming_uniform_", "xavier_uniform_") and fault != "any" else 0
+
+
+@pytest.mark.parametrize("fname", INIT_FUNCS)
+@settings(max_examples=N_EXAMPLES, **HYP)
+@given(data=st.data())
+def test_numpy_any_view(fname, data):
+    fault = data.draw(st.sampled_from(FAULTS))
+    valid = fault not in ("dtype", "any") or data.draw(st.booleans())
+    dtype = data.draw(st.sampled_from(VALID_NP if valid else INVALID_NP))
+    layout = data.draw(layouts(allow_negative=True, min_ndim=_min_ndim(fname, fault)))
+    misalign = data.draw(st.sampled_from([0, 0, 0, 1, 2, 3, 4, 5, 6, 7]))
+    big_endian = (dtype.itemsize > 1 and dtype != BF16 and fault in ("byteorder", "any")
+                  and data.draw(st.booleans()))
+    readonly = fault in ("readonly", "any") and data.draw(st.booleans())
+    args = data.draw(args_strategy(fname) if fault in ("args", "any") else good_args_strategy(fname))
+    seed = data.draw(seed_value if fault in ("seed", "any") else u64_value)
+    offset = data.draw(offset_value if fault in ("offset", "any") else u64_value)
+    case = Case("numpy", dtype, layout, misalign, big_endian, readonly, seed=data.draw(st.integers(0, 2**32 - 1)))
+    check_call(case, fname, args, seed, offset, valid_dtype=valid, writable=not readonly, native=not big_endian)
+
+
+@pytest.mark.parametrize("fname", INIT_FUNCS)
+@settings(max_examples=N_EXAMPLES, **HYP)
+@given(data=st.data())
+def test_torch_any_view(fname, data):
+    fault = data.draw(st.sampled_from(FAULTS))
+    valid = fault not in ("dtype", "any") or data.draw(st.booleans())
+    np_dt = data.draw(st.sampled_from(VALID_NP)) if valid else None
+    dtype = TORCH_OF[np_dt] if valid else data.draw(st.sampled_from(INVALID_TORCH))
+    layout = data.draw(layouts(allow_negative=False, min_ndim=_min_ndim(fname, fault)))
+    args = data.draw(args_strategy(fname) if fault in ("args", "any") else good_args_strategy(fname))
+    seed = data.draw(seed_value if fault in ("seed", "any") else u64_value)
+    offset = data.draw(offset_value if fault in ("offset", "any") else u64_value)
+    case = Case("torch", dtype, layout, seed=data.draw(st.integers(0, 2**32 - 1)))
+    check_call(case, fname, args, seed, offset, valid_dtype=valid)
+
+
+@pytest.mark.parametrize("fname", INIT_FUNCS)
+@settings(max_examples=60, **HYP)
+@given(data=st.data())
+def test_valid_views_are_filled(fname, data):
+    """Only valid inputs and plainly non-overlapping views: every call must succeed."""
+    backend = data.draw(st.sampled_from(["numpy", "torch"]))
+    np_dt = data.draw(st.sampled_from(VALID_NP))
+    layout = data.draw(layouts(allow_negative=backend == "numpy").filter(lambda l: l[0] in ("ops", "zero_d")))
+    if fname == "kaiming_uniform_" or fname == "xavier_uniform_":
+        kind, shape, strides, start, extent = layout
+        if len(shape) < 2:
+            layout = ("ops", (3, 4), (4, 1), 0, 12)
+    if fname == "uniform_":
+        lo = data.draw(st.floats(-1e4, 1e4))
+        hi = data.draw(st.floats(-1e4, 1e4))
+        args = (min(lo, hi), max(lo, hi))
+    elif fname == "kaiming_uniform_":
+        args = (data.draw(st.floats(-10, 10)), "fan_in", "leaky_relu")
+    elif fname == "xavier_uniform_":
+        args = (data.draw(st.floats(0, 10)),)
+    else:
+        args = ()
+    seed = data.draw(st.integers(0, 2**64 - 1))
+    offset = data.draw(st.one_of(st.integers(0, 2**64 - 1), st.sampled_from(_U64_EDGES)))
+    misalign = data.draw(st.sampled_from([0, 1, 3, 7])) if backend == "numpy" else 0
+    dtype = np_dt if backend == "numpy" else TORCH_OF[np_dt]
+    case = Case(backend, dtype, layout, misalign, seed=7)
+    if fname not in KNOWN:
+        check_call(case, fname, args, seed, offset, valid_dtype=True)
+        return
+    try:
+        model_bounds(fname, case.shape, args)
+    except (ValueError, ZeroDivisionError):
+        return  # e.g. xavier on a (0, 0) weight: torch raises too
+    assert case.plainly_disjoint or _numel(case.shape) == 0, case.describe()
+    try:
+        _call(fname, case.obj, args, seed, offset)
+    except Exception as e:  # noqa: BLE001
+        raise AssertionError(f"valid input refused: {type(e).__name__}: {e}: {fname}{args} {case.describe()}")
+    case.buf[:] = case.sentinel
+    check_call(case, fname, args, seed, offset, valid_dtype=True)
+
+
+# ----------------------------------------------------------------------------------
+# deterministic cases for each view kind named in the issue (hypothesis might miss one)
+# ----------------------------------------------------------------------------------
+def _named_views():
+    c = []
+    c.append(("transpose", ("ops", (7, 5), (1, 7), 0, 35)))
+    c.append(("permute4d", ("ops", (4, 2, 3, 5), (1, 60, 20, 4), 0, 120)))
+    c.append(("step_slice", ("ops", (5, 4), (30, 3), 2, 160)))
+    c.append(("negative_strides", ("ops", (6, 5), (-10, -2), 59, 60)))
+    c.append(("as_strided_disjoint_interleaved", ("strided", (3, 2), (2, 3), 0, 8)))
+    c.append(("as_strided_overlap", ("strided", (4, 3), (2, 1), 0, 9)))
+    c.append(("as_strided_overlap_neg", ("strided", (2, 2), (-1, 1), 1, 3)))
+    c.append(("expand", ("expand", (3, 4), (0, 1), 0, 4)))
+    c.append(("expand_inner", ("expand", (4, 3), (1, 0), 0, 4)))
+    c.append(("zero_d", ("zero_d", (), (), 0, 1)))
+    c.append(("zero_size", ("ops", (3, 0, 2), (0, 2, 1), 0, 1)))
+    c.append(("size1_stride0", ("ops", (1, 9, 1), (0, 2, 0), 0, 17)))
+    return c
+
+
+@pytest.mark.parametrize("name,layout", _named_views(), ids=[c[0] for c in _named_views()])
+@pytest.mark.parametrize("fname", INIT_FUNCS)
+@pytest.mark.parametrize("np_dt", VALID_NP, ids=lambda d: d.name)
+def test_named_views(fname, np_dt, name, layout):
+    args = {"uniform_": (-0.75, 0.5), "kaiming_uniform_": (math.sqrt(5), "fan_in", "leaky_relu"),
+            "xavier_uniform_": (1.0,)}.get(fname, ())
+    for backend in ("numpy", "torch"):
+        if backend == "torch" and any(s < 0 for s in layout[2]):
+            continue
+        for misalign in ((0, 1, 3, 5, 7) if backend == "numpy" else (0,)):
+            dtype = np_dt if backend == "numpy" else TORCH_OF[np_dt]
+            case = Case(backend, dtype, layout, misalign, seed=misalign)
+            if name.startswith("expand") or name.endswith("overlap") or name.endswith("overlap_neg"):
+                assert case.overlapping
+            check_call(case, fname, args, 0xDEADBEEF, 2**64 - 3, valid_dtype=True)
+
+
+@pytest.mark.parametrize("fname", INIT_FUNCS)
+@pytest.mark.parametrize("np_dt", VALID_NP, ids=lambda d: d.name)
+def test_big_endian_and_readonly_refused(fname, np_dt):
+    for big_endian, readonly in [(True, False), (False, True), (True, True)]:
+        if big_endian and np_dt == BF16:
+            continue
+        case = Case("numpy", np_dt, ("ops", (4, 6), (6, 1), 0, 24), 0, big_endian, readonly)
+        with pytest.raises(Exception):
+            _call(fname, case.obj, DEFAULT_ARGS.get(fname, ()), 1, 0)
+        assert case.unchanged()
+
+
+@pytest.mark.parametrize("np_dt", VALID_NP, ids=lambda d: d.name)
+@pytest.mark.parametrize("misalign", [1, 2, 3, 5, 7])
+def test_misaligned_large(np_dt, misalign):
+    """Big enough for the multi-threaded, streaming-store path (> 8 MiB), from a buffer
+    misaligned for the element type (np.frombuffer(bytearray, offset=1..7))."""
+    n = (9 << 20) // np_dt.itemsize + 13
+    raw = bytearray(n * np_dt.itemsize + 16)
+    a = np.frombuffer(raw, dtype=np_dt, count=n, offset=misalign)
+    fastinit.uniform_(a, -2.0, 3.0, seed=99, offset=5)
+    ref = fastinit.uniform_(np.empty(n, dtype=np_dt), -2.0, 3.0, seed=99, offset=5)
+    np.testing.assert_array_equal(a.view(_uint_of(np_dt.itemsize)), ref.view(_uint_of(np_dt.itemsize)))
+    for start in (0, 1, n // 2 - 3, n - 40):
+        want = R.expected_bits((40,), np_dt, -2.0, 3.0, 99, 5 + start)
+        np.testing.assert_array_equal(a[start:start + 40].view(_uint_of(np_dt.itemsize)), want)
+    head = bytes(raw[:misalign])
+    tail = bytes(raw[misalign + n * np_dt.itemsize:])
+    assert head == b"\0" * misalign and tail == b"\0" * len(tail)
+
+
+@pytest.mark.parametrize("fname", INIT_FUNCS)
+@settings(max_examples=40, **HYP)
+@given(np_dt=st.sampled_from(VALID_NP), pad_before=st.integers(0, 9), pad_after=st.integers(0, 9),
+       shape=st.sampled_from([(7,), (3, 5), (4, 1, 3), (2, 3, 2, 2), (0, 3), ()]), reverse=st.booleans(),
+       seed=st.integers(0, 2**64 - 1))
+def test_structured_field_views(fname, np_dt, pad_before, pad_after, shape, reverse, seed):
+    """A field of a packed structured array: byte strides that are not multiples of the
+    item size, misaligned elements; the other fields must not change."""
+    rec = np.dtype([("a", "u1", (pad_before,)), ("x", np_dt), ("b", "u1", (pad_after,))])
+    n = _numel(shape)
+    raw = np.random.default_rng(seed % 2**32).integers(0, 256, (n + 2) * rec.itemsize, dtype=np.uint8)
+    sentinel = raw.copy()
+    arr = raw[rec.itemsize:(n + 1) * rec.itemsize].view(rec).reshape(shape)
+    v = arr["x"]
+    if reverse and v.ndim:
+        v = v[::-1]
+    args = DEFAULT_ARGS.get(fname, ())
+    if fname in ("kaiming_uniform_", "xavier_uniform_") and v.ndim < 2:
+        with pytest.raises(Exception):
+            _call(fname, v, args, seed, 0)
+        assert np.array_equal(raw, sentinel)
+        return
+    out = _call(fname, v, args, seed, 0)
+    assert out is v
+    # only the bytes of field x changed
+    mask = np.zeros(raw.size, dtype=bool)
+    fld = raw[rec.itemsize:(n + 1) * rec.itemsize].reshape(-1, rec.itemsize)
+    fmask = mask[rec.itemsize:(n + 1) * rec.itemsize].reshape(-1, rec.itemsize)
+    fmask[:, pad_before:pad_before + np_dt.itemsize] = True
+    assert np.array_equal(raw[~mask], sentinel[~mask]), "bytes outside the field changed"
+    del fld
+    if n and fname in KNOWN:
+        lo, hi = model_bounds(fname, v.shape, args)
+        want = spec_bits(v.shape, np_dt, lo, hi, seed, 0)
+        assert np.array_equal(v.copy().view(want.dtype), want)
+    if n:
+        ref = _call(fname, np.empty(v.shape, dtype=np_dt), args, seed, 0)
+        assert np.array_equal(v.copy().view(_uint_of(np_dt.itemsize)),
+                              ref.view(_uint_of(np_dt.itemsize)))
+
+
+# ----------------------------------------------------------------------------------
+# dangerous layouts, in a subprocess: a crash fails the test instead of killing pytest
+# ----------------------------------------------------------------------------------
+@st.composite
+def dangerous_layouts(draw):
+    kind = draw(st.sampled_from(["overlap", "overlap", "huge_stride_size1", "huge_zero_size", "expand_big"]))
+    if kind == "overlap":
+        shape = draw(_small_shape(max_ndim=5, max_numel=4096, max_dim=16))
+        strides = tuple(draw(st.integers(-3, 3)) for _ in shape)
+        lo, hi = _extent(shape, strides)
+        return kind, shape, strides, -lo, hi - lo + 1
+    if kind == "huge_stride_size1":
+        # dims of size 1 (never stepped over) with strides near +-2**62 elements
+        shape = draw(st.lists(st.sampled_from([1, 1, 3, 5]), min_size=1, max_size=6))
+        strides = []
+        step = 1
+        for n in reversed(shape):
+            if n == 1:
+                strides.insert(0, draw(st.sampled_from([2**60, -(2**60), 2**61 - 1, -(2**61), 2**40, 0])))
+            else:
+                strides.insert(0, step)
+                step *= n
+        lo, hi = _extent(shape, strides)
+        return kind, tuple(shape), tuple(strides), -lo, hi - lo + 1
+    if kind == "huge_zero_size":
+        # one huge dim (NumPy refuses shapes whose non-zero dims multiply past 2**63)
+        shape = draw(st.lists(st.sampled_from([0, 1, 3, 7]), min_size=0, max_size=4))
+        shape.insert(draw(st.integers(0, len(shape))), draw(st.sampled_from([2**31 + 1, 2**40])))
+        if 0 not in shape:
+            shape.insert(draw(st.integers(0, len(shape))), 0)
+        shape = tuple(shape)
+        strides = tuple(draw(st.sampled_from([1, 2**50, -(2**50), 0])) for _ in shape)
+        return kind, shape, strides, 0, 1
+    # stride-0 dims of large size: a wrong acceptance would write one location 2**20 times
+    shape = (2**20, 3)
+    return kind, shape, (0, 1), 0, 3
+
+
+def _dangerous_example(backend, np_dt, layout, fname, seed_):
+    if backend == "torch" and (any(s < 0 for s in layout[2]) or layout[0] == "huge_stride_size1"):
+        backend = "numpy"  # torch.as_strided checks its storage bound with huge strides
+    dtype = np_dt if backend == "numpy" else TORCH_OF[np_dt]
+    args = DEFAULT_ARGS.get(fname, ())
+    if layout[0] == "huge_stride_size1":
+        # the buffer only spans the elements actually reached; numpy accepts the view because
+        # np.ndarray(buffer=...) checks the extent: build it with as_strided instead
+        kind, shape, strides, _, _ = layout
+        lim = (2**63 - 1) // np_dt.itemsize  # byte strides must fit in int64
+        strides = tuple(max(-lim, min(lim, s)) for s in strides)
+        dense = [(n, s) for n, s in zip(shape, strides) if n > 1]
+        ext = 1
+        for n, s in dense:
+            ext += (n - 1) * s
+        case = Case(backend, dtype, ("ops", tuple(n for n, _ in dense) or (), tuple(s for _, s in dense), 0, ext),
+                    seed=seed_)
+        case.obj = np.lib.stride_tricks.as_strided(case.obj, shape=shape, strides=[s * np_dt.itemsize for s in strides])
+        assert case.obj.flags.writeable
+        case.shape, case.bstrides = tuple(shape), tuple(s * np_dt.itemsize for s in strides)
+        case.overlapping = False
+        case.plainly_disjoint = True
+        check_call(case, fname, args, seed_, 3, valid_dtype=True)
+        return
+    if layout[0] == "huge_zero_size":
+        kind, shape, strides, _, _ = layout
+        base = np.zeros(8, dtype=np_dt) if backend == "numpy" else torch.zeros(8, dtype=dtype)
+        if backend == "numpy":
+            v = np.lib.stride_tricks.as_strided(base, shape=shape, strides=[s * np_dt.itemsize for s in strides])
+            assert v.flags.writeable
+        else:
+            v = base.as_strided(shape, [abs(s) for s in strides])
+        try:
+            _call(fname, v, args, seed_, 2**64 - 1)
+        except Exception:  # noqa: BLE001
+            pass  # kaiming/xavier may raise for their own reasons (fan of 0 ...)
+        assert not (base.any() if backend == "numpy" else bool(base.float().abs().sum() != 0))
+        return
+    case = Case(backend, dtype, layout, seed=seed_)
+    check_call(case, fname, args, seed_, 0, valid_dtype=True)
+
+
+@settings(max_examples=250, **HYP)
+@given(backend=st.sampled_from(["numpy", "torch"]), np_dt=st.sampled_from(VALID_NP), layout=dangerous_layouts(),
+       fname=st.sampled_from(INIT_FUNCS), seed_=st.integers(0, 2**64 - 1))
+def dangerous_property(backend, np_dt, layout, fname, seed_):
+    _dangerous_example(backend, np_dt, layout, fname, seed_)
+
+
+def run_dangerous():  # entry point of the subprocess
+    dangerous_property()
+    print("DANGEROUS-OK")
+
+
+def test_dangerous_layouts_in_subprocess():
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {_HERE!r})
+        import test_properties
+        test_properties.run_dangerous()
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=_HERE)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, f"subprocess exited with {p.returncode} (negative: killed by signal):\n{out[-4000:]}"
+    assert "DANGEROUS-OK" in p.stdout, out[-4000:]
