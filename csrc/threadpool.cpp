@@ -3,10 +3,12 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -17,6 +19,9 @@ namespace {
 // and a worker woken through the condition variable costs tens of microseconds here,
 // as much as a 1e5-element fill (OpenMP runtimes spin for the same reason).
 constexpr auto kSpin = std::chrono::microseconds(200);
+// A ceiling on pool threads whatever set_num_threads asks for: each is an OS thread that
+// stays parked for the life of the process.
+constexpr int64_t kMaxThreads = 256;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -94,7 +99,12 @@ struct Pool {
       std::lock_guard<std::mutex> lk(mu);
       while (static_cast<int>(workers.size()) < threads - 1) {
         const int id = static_cast<int>(workers.size()) + 1;
-        workers.emplace_back([this, id] { worker(id); });
+        try {
+          workers.emplace_back([this, id] { worker(id); });
+        } catch (const std::system_error&) {  // out of threads: run with those we have
+          threads = id;
+          break;
+        }
         workers.back().detach();
       }
       job = &fn;
@@ -150,6 +160,8 @@ int get_num_threads() {
 void set_num_threads(int n) { g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 
 void parallel_for(int threads, int64_t chunks, const std::function<void(int64_t)>& fn) {
+  // More threads than chunks, or than kMaxThreads, would only park idle workers.
+  threads = static_cast<int>(std::min<int64_t>({threads, chunks, kMaxThreads}));
   if (threads <= 1 || chunks <= 1) {
     for (int64_t c = 0; c < chunks; ++c) fn(c);
     return;

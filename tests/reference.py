@@ -167,16 +167,15 @@ def _round_scalar(x: float, mant: int, emin: int) -> Fraction:
 
 
 def _bound_in_storage(x: float, name: str) -> float:
-    """The bound `x` (a Python float) rounded once to the storage type, as float."""
+    """The bound `x` (a Python float) rounded once to the storage type, as float. A
+    result of zero keeps the sign of `x` (RNE of a tiny negative is -0; Fraction has
+    no -0, so the sign is put back here)."""
     if name == "float64":
         return float(x)
-    if name == "float32":
-        return float(_round_scalar(x, 24, -126))
-    if name == "float16":
-        return float(_round_scalar(x, 11, -14))
-    if name == "bfloat16":
-        return float(_round_scalar(x, 8, -126))
-    raise ValueError(name)
+    fmt = {"float32": (24, -126), "float16": (11, -14), "bfloat16": (8, -126)}
+    if name not in fmt:
+        raise ValueError(name)
+    return math.copysign(float(_round_scalar(x, *fmt[name])), x)
 
 
 def _dtype_name(dtype) -> str:

@@ -30,7 +30,8 @@ __all__ = [
 
 def set_num_threads(n: int) -> None:
     """Threads for CPU fills (the caller counts as one). Default: the CPUs this process
-    may run on. Values are the same for any count."""
+    may run on. Values are the same for any count. A fill uses at most 256 threads, and
+    never more than it has chunks of work."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads expects a positive int, got {n!r}")
     _C.set_num_threads(n)
