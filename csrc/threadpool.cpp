@@ -118,8 +118,12 @@ struct Pool {
     }
     if (notify) wake.notify_all();
     drain(gen, chunks, fn);
-    // Only chunks already claimed by running workers remain.
-    while (done.load(std::memory_order_acquire) != chunks) cpu_relax();
+    // Only chunks already claimed by running workers remain; yield now and then in case
+    // such a worker is waiting for this CPU.
+    for (int spins = 0; done.load(std::memory_order_acquire) != chunks; ++spins) {
+      if (spins % 1024 == 1023) std::this_thread::yield();
+      else cpu_relax();
+    }
     std::lock_guard<std::mutex> lk(mu);
     job = nullptr;
   }
