@@ -3,7 +3,6 @@ checked against fastinit._C and against the independent NumPy reference.
 Also self-checks of the reference's exact-fma emulation against Fraction arithmetic."""
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import numpy as np
@@ -130,26 +129,6 @@ def test_words_wrap_mod_2_64():
 # self-checks of the reference's exact fma emulation (independent oracle:
 # exact rational arithmetic, one rounding)
 # ----------------------------------------------------------------------------
-def _rn(q: Fraction, mant: int, emin: int) -> Fraction:
-    if q == 0:
-        return Fraction(0)
-    sign = -1 if q < 0 else 1
-    a = abs(q)
-    e = a.numerator.bit_length() - a.denominator.bit_length()
-    while Fraction(2) ** e > a:
-        e -= 1
-    while Fraction(2) ** (e + 1) <= a:
-        e += 1
-    e = max(e, emin)
-    ulp = Fraction(2) ** (e - mant + 1)
-    n = a / ulp
-    fl = math.floor(n)
-    rem = n - fl
-    if rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2 == 1):
-        fl += 1
-    return sign * fl * ulp
-
-
 @pytest.mark.parametrize(
     "lo,hi",
     [(-0.5, 0.5), (1e-30, 7.5), (-(2.0**-100), 1.2345), (0.25, 3.0), (-1e-3, 7.5),
@@ -172,7 +151,7 @@ def test_reference_fma32_exact(lo, hi):
     sample = np.unique(np.concatenate([fixed[:300], rng.integers(0, m.size, 400), np.arange(m.size - 4, m.size)]))
     for i in sample.tolist():
         t = Fraction(int(m[i]), 2**24) * scale + Fraction(float(lo32))
-        want = np.float32(float(_rn(t, 24, -149 + 23)))
+        want = np.float32(float(R._round_scalar(t, 24, -149 + 23)))
         assert r[i].view(np.uint32) == want.view(np.uint32), (i, r[i], want)
 
 
