@@ -1,0 +1,416 @@
+"""``init_module_``: re-initialize a whole model as torch's default construction would,
+with fastinit's fills.
+
+What each module gets (torch 2.13's ``reset_parameters``, distribution for distribution):
+
+=================================  ==========================================================
+``Linear`` (and subclasses that     weight ``kaiming_uniform_(a=sqrt(5))`` = U(+-1/sqrt(fan_in));
+keep its reset), ``Conv1d/2d/3d``,  bias U(+-1/sqrt(fan_in)) (0 if fan_in == 0). Any memory
+``ConvTranspose1d/2d/3d``           format (channels_last weights are filled in place).
+``Bilinear``                        weight and bias U(+-1/sqrt(weight.size(1)))
+``Embedding``, ``EmbeddingBag``     weight N(0, 1), row ``padding_idx`` zeroed
+``LayerNorm``, ``GroupNorm``,       weight 1, bias 0 (when affine)
+``RMSNorm``
+``BatchNorm1d/2d/3d``,              weight 1, bias 0 (when affine); running_mean 0,
+``InstanceNorm*``, ``SyncBatchNorm`` running_var 1, num_batches_tracked 0 (when tracked)
+``RNN/LSTM/GRU`` and their cells    every parameter U(+-1/sqrt(hidden_size))
+``PReLU``                           weight = its ``init`` value (0.25 by default)
+``MultiheadAttention``              after its ``out_proj`` (a Linear): ``xavier_uniform_`` on
+                                    in_proj_weight (or q/k/v_proj_weight); in_proj_bias and
+                                    out_proj.bias 0 (when in_proj_bias exists); bias_k, bias_v
+                                    ``xavier_normal_``
+``Transformer``                     after its submodules: ``xavier_uniform_`` on every
+                                    parameter with dim > 1
+=================================  ==========================================================
+
+A known rule is used only where the module's class still has torch's own method
+(``type(m).reset_parameters is nn.Linear.reset_parameters``...); a module with any other
+``reset_parameters`` (a subclass that overrides it, or a class fastinit does not know) has
+it *called*, under :func:`fastinit.patch_torch_init`, so its ``torch.nn.init`` calls are
+fastinit's. Parameters reached by neither are left as they are and named in a warning.
+
+Library init: when the root module has an ``init_weights()`` method callable without
+arguments (Hugging Face ``PreTrainedModel``, timm models), it is called afterwards under
+``patch_torch_init`` (``library_init=False`` turns this off), because that is what those
+libraries' constructors do after torch's defaults: Llama's normal(0, initializer_range)
+Linear weights, timm ViT's trunc_normal(std=.02)... Hugging Face's
+``_is_hf_initialized`` flags are cleared first (this function re-initializes everything).
+
+Order: modules are visited children first (post-order over ``named_modules()``), the order
+in which construction initializes them, so a parent's own rule (MultiheadAttention's,
+Transformer's) wins over its children's. Each tensor is filled once, with the last rule
+that applies to it (an overridden fill is skipped, not done twice).
+
+Seeds
+-----
+* ``seed=None``: each random fill draws one 64-bit key from ``generator`` (default
+  ``torch.default_generator``), exactly as the individual functions do, in the order
+  above; constant fills draw nothing. ``torch.manual_seed(s); init_module_(m)`` is
+  reproducible. A called ``reset_parameters``/``init_weights`` draws from
+  ``torch.default_generator`` (with a ``generator`` given: one key is drawn from it and the
+  call runs under ``torch.random.fork_rng`` with ``torch.default_generator`` seeded by it).
+* ``seed=s``: the tensor with qualified name ``name`` (its first name in
+  ``module.named_parameters()`` / ``named_buffers()``) is filled with ``seed=derive_seed(s,
+  name)`` and offset 0, where ``derive_seed(s, name)`` = ``w0 | w1 << 32`` for
+  ``(w0, w1, _, _) = Philox4x32-10(counter = the first 16 bytes of SHA-256(name as UTF-8),
+  read as 4 little-endian 32-bit words, key = (s & 0xffffffff, s >> 32))``. A tensor's
+  values then depend only on ``(s, its name, its shape and rule)``: not on the traversal
+  order or on which other modules exist. A called ``reset_parameters`` runs under
+  ``fork_rng`` with ``torch.default_generator`` seeded with ``derive_seed(s, qualname +
+  ":reset_parameters")`` (library init: ``derive_seed(s, ":init_weights")``), so it is
+  deterministic too.
+
+Devices: CPU and CUDA tensors are filled where they are; ``meta`` tensors are left as
+they are (build on ``meta``, ``to_empty(device=...)``, then call this). ``to_empty`` leaves
+buffers that constructors compute (e.g. rotary ``inv_freq``) uninitialized; torch's
+modules above have none, and Hugging Face's ``init_weights`` recomputes its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+import sys
+import warnings
+
+__all__ = ["init_module_", "derive_seed"]
+
+
+def derive_seed(seed: int, name: str) -> int:
+    """The per-tensor seed that ``init_module_(..., seed=seed)`` uses for ``name``."""
+    from . import _C
+    from ._seed import check_u64
+
+    seed = check_u64(seed, "seed")
+    h = hashlib.sha256(name.encode("utf-8")).digest()
+    counter = [int.from_bytes(h[4 * i: 4 * i + 4], "little") for i in range(4)]
+    w = _C.philox4x32_10(counter, [seed & 0xFFFFFFFF, seed >> 32])
+    return int(w[0]) | (int(w[1]) << 32)
+
+
+# --- the rules: module -> [(tensor, op)] --------------------------------------------------
+# op: ("kaiming_uniform", a) | ("uniform", lo, hi) | ("normal", mean, std, padding_idx)
+#     | ("xavier_uniform", gain) | ("xavier_normal", gain) | ("const", value)
+
+
+def _fan_in_bound(weight) -> float:
+    import torch.nn.init as tinit
+
+    fan_in, _ = tinit._calculate_fan_in_and_fan_out(weight)
+    return 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+
+
+def _linear_like(m):
+    out = [(m.weight, ("kaiming_uniform", math.sqrt(5)))]
+    if m.bias is not None:
+        b = _fan_in_bound(m.weight)
+        out.append((m.bias, ("uniform", -b, b)))
+    return out
+
+
+def _bilinear(m):
+    if m.in1_features <= 0:
+        raise ValueError(f"in1_features must be > 0, but got (in1_features={m.in1_features})")
+    b = 1 / math.sqrt(m.weight.size(1))
+    out = [(m.weight, ("uniform", -b, b))]
+    if m.bias is not None:
+        out.append((m.bias, ("uniform", -b, b)))
+    return out
+
+
+def _embedding(m):
+    return [(m.weight, ("normal", 0.0, 1.0, m.padding_idx))]
+
+
+def _affine_norm(flag):
+    def rule(m):
+        out = []
+        if getattr(m, flag):
+            if m.weight is not None:
+                out.append((m.weight, ("const", 1.0)))
+            if getattr(m, "bias", None) is not None:
+                out.append((m.bias, ("const", 0.0)))
+        return out
+
+    return rule
+
+
+def _batchnorm(m):
+    out = []
+    if m.track_running_stats:
+        out += [(m.running_mean, ("const", 0.0)), (m.running_var, ("const", 1.0)),
+                (m.num_batches_tracked, ("const", 0))]
+    if m.affine:
+        out.append((m.weight, ("const", 1.0)))
+        if m.bias is not None:
+            out.append((m.bias, ("const", 0.0)))
+    return out
+
+
+def _rnn(m):
+    stdv = 1.0 / math.sqrt(m.hidden_size) if m.hidden_size > 0 else 0
+    return [(p, ("uniform", -stdv, stdv)) for p in m.parameters()]
+
+
+def _prelu(m):
+    return [(m.weight, ("const", float(m.init)))]
+
+
+def _mha(m):
+    out = []
+    if m._qkv_same_embed_dim:
+        out.append((m.in_proj_weight, ("xavier_uniform", 1.0)))
+    else:
+        out += [(m.q_proj_weight, ("xavier_uniform", 1.0)), (m.k_proj_weight, ("xavier_uniform", 1.0)),
+                (m.v_proj_weight, ("xavier_uniform", 1.0))]
+    if m.in_proj_bias is not None:
+        out += [(m.in_proj_bias, ("const", 0.0)), (m.out_proj.bias, ("const", 0.0))]
+    if m.bias_k is not None:
+        out.append((m.bias_k, ("xavier_normal", 1.0)))
+    if m.bias_v is not None:
+        out.append((m.bias_v, ("xavier_normal", 1.0)))
+    return out
+
+
+def _transformer(m):
+    return [(p, ("xavier_uniform", 1.0)) for p in m.parameters() if p.dim() > 1]
+
+
+_RULES = None
+
+
+def _rules() -> dict:
+    """(method function object) -> rule. A module uses a rule only when its class still
+    has torch's method, so overrides are honoured (they are called instead)."""
+    global _RULES
+    if _RULES is None:
+        import torch.nn as nn
+        from torch.nn.modules.batchnorm import _NormBase
+        from torch.nn.modules.conv import _ConvNd
+        from torch.nn.modules.rnn import RNNBase, RNNCellBase
+
+        r = {
+            nn.Linear.reset_parameters: _linear_like,
+            _ConvNd.reset_parameters: _linear_like,
+            nn.Bilinear.reset_parameters: _bilinear,
+            nn.Embedding.reset_parameters: _embedding,
+            nn.EmbeddingBag.reset_parameters: _embedding,
+            nn.LayerNorm.reset_parameters: _affine_norm("elementwise_affine"),
+            nn.GroupNorm.reset_parameters: _affine_norm("affine"),
+            _NormBase.reset_parameters: _batchnorm,
+            RNNBase.reset_parameters: _rnn,
+            RNNCellBase.reset_parameters: _rnn,
+            nn.PReLU.reset_parameters: _prelu,
+            nn.MultiheadAttention._reset_parameters: _mha,
+            nn.Transformer._reset_parameters: _transformer,
+        }
+        if hasattr(nn, "RMSNorm"):
+            r[nn.RMSNorm.reset_parameters] = _affine_norm("elementwise_affine")
+        _RULES = r
+    return _RULES
+
+
+def _rule_for(m):
+    """("rule", fn) | ("call", bound method) | (None, None)."""
+    rules = _rules()
+    t = type(m)
+    for meth in ("_reset_parameters", "reset_parameters"):
+        fn = getattr(t, meth, None)
+        if fn is not None and fn in rules:
+            return "rule", rules[fn]
+    rp = getattr(m, "reset_parameters", None)
+    if callable(rp):
+        return "call", rp
+    return None, None
+
+
+# --- execution ----------------------------------------------------------------------------
+
+
+def _fi():
+    import fastinit
+
+    return fastinit
+
+
+def _fill(t, op, generator, seed):
+    import torch
+
+    fi = _fi()
+    kind = op[0]
+    if kind == "const":
+        if t.dtype.is_floating_point and hasattr(fi, "constant_"):
+            fi.constant_(t, op[1])
+        else:
+            with torch.no_grad():
+                t.fill_(op[1])
+        return
+    if kind == "kaiming_uniform":
+        fi.kaiming_uniform_(t, a=op[1], generator=generator, seed=seed)
+    elif kind == "uniform":
+        fi.uniform_(t, op[1], op[2], generator=generator, seed=seed)
+    elif kind == "xavier_uniform":
+        fi.xavier_uniform_(t, op[1], generator=generator, seed=seed)
+    elif kind == "xavier_normal":
+        fi.xavier_normal_(t, op[1], generator=generator, seed=seed)
+    elif kind == "normal":
+        fi.normal_(t, op[1], op[2], generator=generator, seed=seed)
+        if op[3] is not None and t.device.type != "meta":
+            with torch.no_grad():
+                t[op[3]].fill_(0)
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+
+
+def _post_order(module):
+    """(qualname, module) children first, each module once."""
+    seen = set()
+    out = []
+
+    def visit(prefix, m):
+        if id(m) in seen:
+            return
+        seen.add(id(m))
+        for name, child in m.named_children():
+            if child is not None:
+                visit(f"{prefix}.{name}" if prefix else name, child)
+        out.append((prefix, m))
+
+    visit("", module)
+    return out
+
+
+def _run_seeded(fn, key):
+    """Run fn() under patch_torch_init, with torch.default_generator seeded by key (and
+    restored afterwards) when key is not None."""
+    import torch
+
+    from ._patch import patch_torch_init
+
+    with patch_torch_init():
+        if key is None:
+            return fn()
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(key)
+            return fn()
+
+
+def _draw_key(generator):
+    from ._seed import torch_seed
+
+    return torch_seed(generator)
+
+
+def _library_init(module):
+    fn = getattr(module, "init_weights", None)
+    if not callable(fn):
+        return None
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    for p in sig.parameters.values():
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                                               p.KEYWORD_ONLY):
+            return None
+    return fn
+
+
+def _clear_hf_flags(module):
+    mu = sys.modules.get("transformers.modeling_utils")
+    if mu is None or not isinstance(module, getattr(mu, "PreTrainedModel", ())):
+        return
+    for obj in list(module.modules()) + list(module.parameters()) + list(module.buffers()):
+        if "_is_hf_initialized" in getattr(obj, "__dict__", {}):
+            try:
+                delattr(obj, "_is_hf_initialized")
+            except AttributeError:
+                pass
+
+
+def init_module_(module, generator=None, *, seed=None, library_init=True):
+    """Re-initialize every parameter (and the buffers torch's defaults set) of ``module``
+    in place, as torch's default construction would, with fastinit's fills.
+
+    ``generator``: the torch.Generator to draw keys from when ``seed`` is None (default
+    ``torch.default_generator``). ``seed``: an int in [0, 2**64); per-tensor keys are then
+    derived from it and each tensor's qualified name (see :func:`derive_seed`).
+    ``library_init``: also call the root's ``init_weights()`` (Hugging Face, timm) after
+    torch's defaults. Returns ``module``. See the module docstring for the rules.
+    """
+    import torch
+
+    from ._seed import check_u64
+
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"init_module_ expects a torch.nn.Module, not {type(module).__name__}")
+    if seed is not None:
+        seed = check_u64(seed, "seed")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, not {type(generator).__name__}")
+
+    names = {}
+    for n, p in module.named_parameters():
+        names.setdefault(id(p), n)
+    for n, b in module.named_buffers():
+        names.setdefault(id(b), n)
+
+    # 1. plan: children first; a later rule for the same tensor replaces the earlier one.
+    steps = []  # ("fill", tensor, op) | ("call", qualname, fn)
+    last = {}  # id(tensor) -> index of its last fill step
+    covered = set()
+    for qual, m in _post_order(module):
+        kind, what = _rule_for(m)
+        if kind == "rule":
+            for t, op in what(m):
+                if t is None:
+                    continue
+                if isinstance(t, torch.nn.parameter.UninitializedParameter):
+                    raise ValueError(f"{qual or type(m).__name__}: lazy module not materialized yet")
+                last[id(t)] = len(steps)
+                covered.add(id(t))
+                steps.append(("fill", t, op))
+        elif kind == "call":
+            steps.append(("call", qual, what))
+            covered.update(id(p) for p in m.parameters(recurse=False))
+
+    # 2. run: each tensor once (its last rule), in plan order.
+    for i, step in enumerate(steps):
+        if step[0] == "fill":
+            _, t, op = step
+            if last[id(t)] != i:
+                continue
+            s = None if seed is None else derive_seed(seed, names.get(id(t), ""))
+            _fill(t, op, generator, s)
+        else:
+            _, qual, fn = step
+            if seed is not None:
+                key = derive_seed(seed, qual + ":reset_parameters")
+            elif generator is not None:
+                key = _draw_key(generator)
+            else:
+                key = None
+            _run_seeded(fn, key)
+
+    # 3. the library's own init (Hugging Face / timm), as their constructors run it.
+    lib = _library_init(module) if library_init else None
+    if lib is not None:
+        _clear_hf_flags(module)
+        if seed is not None:
+            key = derive_seed(seed, ":init_weights")
+        elif generator is not None:
+            key = _draw_key(generator)
+        else:
+            key = None
+        _run_seeded(lib, key)
+    else:
+        missed = [n for n, p in module.named_parameters() if id(p) not in covered]
+        if missed:
+            shown = ", ".join(missed[:8]) + (", ..." if len(missed) > 8 else "")
+            warnings.warn(
+                f"init_module_: {len(missed)} parameter(s) have no known init and no "
+                f"reset_parameters and were left unchanged: {shown}",
+                stacklevel=2,
+            )
+    return module

@@ -1,0 +1,151 @@
+"""``patch_torch_init()``: build models with fastinit's fills instead of torch's.
+
+Inside ``with fastinit.patch_torch_init():`` every ``torch.nn.init`` function that fastinit
+provides (``uniform_``, ``normal_``, ``kaiming_uniform_``, ``kaiming_normal_``,
+``xavier_uniform_``, ``xavier_normal_``, ``trunc_normal_``, ``constant_``, ``ones_``,
+``zeros_``: whichever of them this fastinit has) *is* fastinit's function, so module
+constructors (``nn.Linear``, the conv layers, ``nn.Embedding``, ``nn.MultiheadAttention``,
+...) fill their weights with fastinit. On exit, even through an exception, every replaced
+reference is put back, so ``torch.nn.init.normal_ is`` the original object again.
+
+What is replaced
+----------------
+* the attributes of ``torch.nn.init``;
+* every reference to those same function objects held by any imported module (a scan of
+  ``sys.modules`` by identity): torch's own ``from torch.nn.init import xavier_uniform_``
+  in ``torch.nn.modules.activation`` and ``torch.nn.modules.transformer``, and the same
+  in user and library code;
+* Hugging Face ``transformers`` (when imported): ``transformers.initialization`` keeps
+  torch's functions, captured at import time, in the dict ``TORCH_INIT_FUNCTIONS``, and its
+  guarded wrappers (``init.normal_`` etc., which skip tensors flagged
+  ``_is_hf_initialized``) call through that dict. Its entries are replaced too, so the
+  models' ``_init_weights`` (run by ``post_init()`` in the constructor) fill with fastinit
+  while keeping the guard. ``guard_torch_init_functions()`` and ``no_init_weights()``
+  (used by ``from_pretrained``) save whatever ``torch.nn.init`` holds when they start and
+  put it back when they end, so they nest inside this context unchanged:
+  ``no_init_weights`` still skips all init, and loaded weights are still never
+  re-initialized;
+* timm (when imported): ``timm.layers.weight_init.trunc_normal_`` (timm's own copy of
+  torch's ``trunc_normal_``, same signature and distribution) and its by-value imports
+  (``timm.layers.trunc_normal_``, the models') become ``fastinit.trunc_normal_``.
+
+Not replaced: ``torch.Tensor.uniform_``/``normal_`` and other tensor methods (code that
+calls ``w.data.normal_()`` directly still uses torch), torch functions this fastinit does
+not provide (``orthogonal_``, ``sparse_``, ``eye_``, ``dirac_``), and references taken
+*inside* the context by code imported there (``from torch.nn.init import normal_`` run
+inside the block binds fastinit's function and keeps it).
+
+Seeds: the replacements are called without ``seed=``, so each fill draws its 64-bit key
+from ``generator`` or ``torch.default_generator``; ``torch.manual_seed(s)`` before the block
+makes the model reproducible (with fastinit's values, not torch's).
+
+Nesting is safe: an inner context finds nothing left to replace and restores nothing; the
+outer one restores everything. Entering and leaving are serialized by a lock, but the
+patch is process-wide: other threads see fastinit's functions while a block is open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+
+__all__ = ["patch_torch_init", "PATCHED_NAMES"]
+
+#: torch.nn.init names that fastinit may provide, in the order they are patched.
+PATCHED_NAMES = (
+    "uniform_",
+    "normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+)
+
+_lock = threading.RLock()
+_torch_originals: dict = {}  # name -> torch.nn.init's own function, captured on first use
+
+
+def _originals_of_torch() -> dict:
+    """torch.nn.init's own functions by name. Captured once, from the functions defined in
+    torch.nn.init itself, so a patch already in place (ours or another library's) is
+    never mistaken for the original."""
+    import torch.nn.init as tinit
+
+    if not _torch_originals:
+        for name in PATCHED_NAMES:
+            fn = getattr(tinit, name, None)
+            if fn is not None and getattr(fn, "__module__", None) == "torch.nn.init":
+                _torch_originals[name] = fn
+    return _torch_originals
+
+
+def _replacement_map() -> dict:
+    """id(original function) -> (original, fastinit replacement)."""
+    import fastinit
+
+    out = {}
+    for name, orig in _originals_of_torch().items():
+        new = getattr(fastinit, name, None)
+        if new is not None:
+            out[id(orig)] = (orig, new)
+    new_tn = getattr(fastinit, "trunc_normal_", None)
+    timm_wi = sys.modules.get("timm.layers.weight_init")
+    if new_tn is not None and timm_wi is not None:
+        orig = getattr(timm_wi, "trunc_normal_", None)
+        if callable(orig) and getattr(orig, "__module__", None) == "timm.layers.weight_init":
+            out[id(orig)] = (orig, new_tn)
+    return out
+
+
+def _apply(repl: dict) -> list:
+    """Replace every reference; return the undo log [(setter, container, key, old)]."""
+    undo = []
+    try:
+        for mod in list(sys.modules.values()):
+            d = getattr(mod, "__dict__", None)
+            if not isinstance(d, dict):
+                continue
+            hits = [(k, v) for k, v in list(d.items()) if id(v) in repl and repl[id(v)][0] is v]
+            for k, v in hits:
+                setattr(mod, k, repl[id(v)][1])
+                undo.append((setattr, mod, k, v))
+        hf = sys.modules.get("transformers.initialization")
+        table = getattr(hf, "TORCH_INIT_FUNCTIONS", None)
+        if isinstance(table, dict):
+            for k, v in list(table.items()):
+                if id(v) in repl and repl[id(v)][0] is v:
+                    table[k] = repl[id(v)][1]
+                    undo.append((dict.__setitem__, table, k, v))
+    except BaseException:
+        _undo(undo)
+        raise
+    return undo
+
+
+def _undo(undo: list) -> None:
+    for setter, container, key, old in reversed(undo):
+        setter(container, key, old)
+
+
+@contextlib.contextmanager
+def patch_torch_init():
+    """Context manager: ``torch.nn.init``'s functions (and every by-value import of them,
+    and Hugging Face's ``TORCH_INIT_FUNCTIONS``, and timm's ``trunc_normal_``) are
+    fastinit's inside the block; all restored on exit, also after an exception.
+
+    ``with fastinit.patch_torch_init(): model = MyModel()`` builds the model with
+    fastinit's fills: the same distributions as torch's defaults, different values.
+    See the module docstring for exactly what is and is not replaced.
+    """
+    with _lock:
+        undo = _apply(_replacement_map())
+    try:
+        yield
+    finally:
+        with _lock:
+            _undo(undo)
