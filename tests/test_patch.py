@@ -200,3 +200,25 @@ def test_other_threads_see_the_patch_only_while_open():
     t.join(10)
     assert seen == [True]
     assert tinit.uniform_ is ORIGINAL["uniform_"]
+
+
+def test_library_modules_imported_inside_the_block_are_fixed_up():
+    """A torch/transformers/timm module first imported inside the block captures fastinit's
+    functions (transformers builds TORCH_INIT_FUNCTIONS at import time); the outermost exit
+    gives it torch's originals back. A user module keeps what it imported."""
+    lib = types.ModuleType("transformers._fastinit_test_late")
+    user = types.ModuleType("fastinit_test_user_late")
+    try:
+        with patch_torch_init():
+            with patch_torch_init():
+                lib.uniform_ = tinit.uniform_  # "from torch.nn.init import uniform_" inside the block
+                lib.table = None
+                user.uniform_ = tinit.uniform_
+                sys.modules[lib.__name__] = lib
+                sys.modules[user.__name__] = user
+            assert lib.uniform_ is fastinit.uniform_  # the outer block is still open
+        assert lib.uniform_ is ORIGINAL["uniform_"]
+        assert user.uniform_ is fastinit.uniform_
+    finally:
+        sys.modules.pop(lib.__name__, None)
+        sys.modules.pop(user.__name__, None)

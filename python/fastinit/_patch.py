@@ -32,8 +32,11 @@ What is replaced
 Not replaced: ``torch.Tensor.uniform_``/``normal_`` and other tensor methods (code that
 calls ``w.data.normal_()`` directly still uses torch), torch functions this fastinit does
 not provide (``orthogonal_``, ``sparse_``, ``eye_``, ``dirac_``), and references taken
-*inside* the context by code imported there (``from torch.nn.init import normal_`` run
-inside the block binds fastinit's function and keeps it).
+*inside* the context by user code imported there (``from torch.nn.init import normal_`` run
+inside the block binds fastinit's function and keeps it). torch, transformers and timm
+modules first imported inside the block are fixed up when the outermost block ends
+(``transformers.initialization`` imported inside the block captures fastinit's functions
+in ``TORCH_INIT_FUNCTIONS``; they are put back to torch's).
 
 Seeds: the replacements are called without ``seed=``, so each fill draws its 64-bit key
 from ``generator`` or ``torch.default_generator``; ``torch.manual_seed(s)`` before the block
@@ -67,6 +70,8 @@ PATCHED_NAMES = (
 )
 
 _lock = threading.RLock()
+_depth = 0  # open patch_torch_init blocks, process-wide
+_LIBRARY_PREFIXES = ("torch.", "transformers.", "timm.")
 _torch_originals: dict = {}  # name -> torch.nn.init's own function, captured on first use
 
 
@@ -132,6 +137,39 @@ def _undo(undo: list) -> None:
         setter(container, key, old)
 
 
+def _unbind_captured_inside() -> None:
+    """After the outermost block: torch, transformers and timm modules first imported
+    inside it captured fastinit's functions by value (transformers' TORCH_INIT_FUNCTIONS
+    is built at import time). Give them torch's originals, which they meant to capture.
+    User modules are left alone (they may import fastinit's functions on purpose)."""
+    import fastinit
+
+    back = {}
+    for name, orig in _originals_of_torch().items():
+        new = getattr(fastinit, name, None)
+        if new is not None:
+            back[(name, id(new))] = orig
+    if not back:
+        return
+    for mname, mod in list(sys.modules.items()):
+        if not (mname == "torch" or mname.startswith(_LIBRARY_PREFIXES)):
+            continue
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict):
+            continue
+        for k, v in list(d.items()):
+            orig = back.get((k, id(v)))
+            if orig is not None:
+                setattr(mod, k, orig)
+    hf = sys.modules.get("transformers.initialization")
+    table = getattr(hf, "TORCH_INIT_FUNCTIONS", None)
+    if isinstance(table, dict):
+        for k, v in list(table.items()):
+            orig = back.get((k, id(v)))
+            if orig is not None:
+                table[k] = orig
+
+
 @contextlib.contextmanager
 def patch_torch_init():
     """Context manager: ``torch.nn.init``'s functions (and every by-value import of them,
@@ -142,10 +180,15 @@ def patch_torch_init():
     fastinit's fills: the same distributions as torch's defaults, different values.
     See the module docstring for exactly what is and is not replaced.
     """
+    global _depth
     with _lock:
         undo = _apply(_replacement_map())
+        _depth += 1
     try:
         yield
     finally:
         with _lock:
+            _depth -= 1
             _undo(undo)
+            if _depth == 0:
+                _unbind_captured_inside()
