@@ -281,14 +281,50 @@ def _post_order(module):
     return out
 
 
-def _run_seeded(fn, key):
-    """Run fn() under patch_torch_init, with torch.default_generator seeded by key (and
-    restored afterwards) when key is not None."""
+class _Recorder:
+    """Stands in for fastinit while a library init runs: records each call (function name,
+    args, and the target's version counter at that moment) instead of filling."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        from ._patch import PATCHED_NAMES
+
+        if name not in PATCHED_NAMES:
+            raise AttributeError(name)
+
+        def record(tensor, *args, **kwargs):
+            self.calls.append((name, tensor, args, kwargs, tensor._version))
+            return tensor
+
+        record.__name__ = name
+        return record
+
+    def finish(self):
+        """Call once the library init has returned. A call whose target was written
+        directly afterwards (its version counter moved) is dropped: that write wins."""
+        self.calls = [c for c in self.calls if c[1]._version == c[4]]
+
+    def whole_targets(self):
+        """ids of tensors that a recorded call fills whole (not a view of a part)."""
+        return {id(c[1]) for c in self.calls if c[1]._base is None}
+
+    def replay(self):
+        fi = _fi()
+        for name, t, args, kwargs, _ in self.calls:
+            getattr(fi, name)(t, *args, **kwargs)
+
+
+def _run_seeded(fn, key, source=None):
+    """Run fn() under patch_torch_init (replacements from ``source``, default fastinit),
+    with torch.default_generator seeded by key (and restored afterwards) when key is not
+    None."""
     import torch
 
-    from ._patch import patch_torch_init
+    from ._patch import _swap
 
-    with patch_torch_init():
+    with _swap(source):
         if key is None:
             return fn()
         with torch.random.fork_rng(devices=[]):
@@ -375,11 +411,31 @@ def init_module_(module, generator=None, *, seed=None, library_init=True):
             steps.append(("call", qual, what))
             covered.update(id(p) for p in m.parameters(recurse=False))
 
+    # 1b. the library init, recorded: its torch.nn.init calls are noted, not run, so that a
+    # tensor it fills is not first filled with torch's default (one fill per tensor).
+    # Tensors it writes directly (tensor methods, copy_) show up in their version counter.
+    lib = _library_init(module) if library_init else None
+    skip = set()
+    if lib is not None:
+        _clear_hf_flags(module)
+        if seed is not None:
+            lib_key = derive_seed(seed, ":init_weights")
+        elif generator is not None:
+            lib_key = _draw_key(generator)
+        else:
+            lib_key = None
+        rec = _Recorder()
+        tensors = {id(p): p for p in list(module.parameters()) + list(module.buffers())}
+        before = {k: t._version for k, t in tensors.items()}
+        _run_seeded(lib, lib_key, source=rec)
+        rec.finish()
+        skip = {k for k, t in tensors.items() if t._version != before[k]} | rec.whole_targets()
+
     # 2. run: each tensor once (its last rule), in plan order.
     for i, step in enumerate(steps):
         if step[0] == "fill":
             _, t, op = step
-            if last[id(t)] != i:
+            if last[id(t)] != i or id(t) in skip:
                 continue
             s = None if seed is None else derive_seed(seed, names.get(id(t), ""))
             _fill(t, op, generator, s)
@@ -394,16 +450,8 @@ def init_module_(module, generator=None, *, seed=None, library_init=True):
             _run_seeded(fn, key)
 
     # 3. the library's own init (Hugging Face / timm), as their constructors run it.
-    lib = _library_init(module) if library_init else None
     if lib is not None:
-        _clear_hf_flags(module)
-        if seed is not None:
-            key = derive_seed(seed, ":init_weights")
-        elif generator is not None:
-            key = _draw_key(generator)
-        else:
-            key = None
-        _run_seeded(lib, key)
+        _run_seeded(lambda: rec.replay(), lib_key)
     else:
         missed = [n for n, p in module.named_parameters() if id(p) not in covered]
         if missed:

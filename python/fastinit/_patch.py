@@ -89,16 +89,18 @@ def _originals_of_torch() -> dict:
     return _torch_originals
 
 
-def _replacement_map() -> dict:
-    """id(original function) -> (original, fastinit replacement)."""
+def _replacement_map(source=None) -> dict:
+    """id(original function) -> (original, replacement from ``source``: fastinit)."""
     import fastinit
 
+    if source is None:
+        source = fastinit
     out = {}
     for name, orig in _originals_of_torch().items():
-        new = getattr(fastinit, name, None)
+        new = getattr(source, name, None)
         if new is not None:
             out[id(orig)] = (orig, new)
-    new_tn = getattr(fastinit, "trunc_normal_", None)
+    new_tn = getattr(source, "trunc_normal_", None)
     timm_wi = sys.modules.get("timm.layers.weight_init")
     if new_tn is not None and timm_wi is not None:
         orig = getattr(timm_wi, "trunc_normal_", None)
@@ -180,9 +182,16 @@ def patch_torch_init():
     fastinit's fills: the same distributions as torch's defaults, different values.
     See the module docstring for exactly what is and is not replaced.
     """
+    with _swap(None):
+        yield
+
+
+@contextlib.contextmanager
+def _swap(source):
+    """patch_torch_init with the replacements taken from ``source`` (default fastinit)."""
     global _depth
     with _lock:
-        undo = _apply(_replacement_map())
+        undo = _apply(_replacement_map(source))
         _depth += 1
     try:
         yield
