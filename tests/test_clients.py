@@ -263,7 +263,7 @@ _TIMM_SCRIPT = textwrap.dedent(r"""
 
     def make():
         return timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, patch_size=8,
-                                 num_classes=100)
+                                 num_classes=100, depth=4)
 
     def spec(n, p, m):
         if n == "cls_token":
