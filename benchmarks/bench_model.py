@@ -167,6 +167,7 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                     "torch": torch.__version__, "fastinit": fastinit.info(),
                     "note": "shared machine: timings are noisy"},
+        "env": {k: os.environ.get(k) for k in ("FASTINIT_HUGEPAGE", "FASTINIT_CPU_ISA")},
         "summary": summary, "runs": runs,
     }
     try:
