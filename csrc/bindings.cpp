@@ -1,5 +1,6 @@
 // Thin pybind11 layer: argument unpacking, GIL release, errors as Python exceptions.
 // All validation of user input happens in python/fastinit.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -11,6 +12,7 @@
 #include "fill_cpu.h"
 #include "fill_cuda.h"
 #include "kernels.h"
+#include "normal.h"
 #include "philox.h"
 #include "threadpool.h"
 
@@ -40,6 +42,42 @@ void check_dtype(int dtype) {
   if (dtype < kFloat32 || dtype > kBFloat16) throw std::invalid_argument("unknown dtype code");
 }
 
+
+// A CPU fill of any distribution: GIL released, in slices of at most 64 MiB (tens of ms)
+// between which Ctrl-C is honoured: the fill then stops with a KeyboardInterrupt,
+// leaving the target partly filled.
+void cpu_fill(uintptr_t ptr, int dtype, const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
+              uint64_t offset, const std::string& isa, int threads, const FillParams& p) {
+  const FillTarget t = make_target(ptr, sizes, strides, offset);
+  const int which = isa.empty() ? active_isa() : isa_from_name(isa);
+  if (which < 0 || !isa_supported(which)) throw std::invalid_argument("ISA '" + isa + "' is not available");
+  const RunKernel kernel = isa_kernel(which);
+  const uint64_t total = numel(t);
+  const uint64_t slice = (64ull << 20) / static_cast<uint64_t>(dtype_size(dtype));
+  {
+    py::gil_scoped_release nogil;
+    prepare_cpu_target(t, dtype);
+  }
+  for (uint64_t begin = 0; begin < total; begin += slice) {
+    {
+      py::gil_scoped_release nogil;
+      fill_cpu(t, p, kernel, threads, begin, begin + std::min(slice, total - begin));
+    }
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
+#if defined(FASTINIT_WITH_CUDA)
+void cuda_fill(uintptr_t ptr, int device, uintptr_t stream, const std::vector<int64_t>& sizes,
+               const std::vector<int64_t>& strides, uint64_t offset, const FillParams& p) {
+  const FillTarget t = make_target(ptr, sizes, strides, offset);
+  py::gil_scoped_release nogil;
+  fill_cuda(t, p, device, stream);
+}
+#else
+[[noreturn]] void no_cuda() { throw std::runtime_error("fastinit was built without CUDA (FASTINIT_CUDA=OFF)"); }
+#endif
+
 }  // namespace
 
 PYBIND11_MODULE(_C, m) {
@@ -58,48 +96,100 @@ PYBIND11_MODULE(_C, m) {
       [](uintptr_t ptr, int dtype, std::vector<int64_t> sizes, std::vector<int64_t> strides, double lo, double hi,
          uint64_t seed, uint64_t offset, const std::string& isa, int threads) {
         check_dtype(dtype);
-        const FillTarget t = make_target(ptr, sizes, strides, offset);
-        int which = isa.empty() ? active_isa() : isa_from_name(isa);
-        if (which < 0 || !isa_supported(which)) throw std::invalid_argument("ISA '" + isa + "' is not available");
-        const FillParams p = make_fill_params(dtype, lo, hi, seed);
-        const RunKernel kernel = isa_kernel(which);
-        const uint64_t total = numel(t);
-        // Slices of at most 64 MiB (tens of ms) between which Ctrl-C is honoured: the
-        // fill then stops with a KeyboardInterrupt, leaving the target partly filled.
-        const uint64_t slice = (64ull << 20) / static_cast<uint64_t>(dtype_size(dtype));
-        {
-          py::gil_scoped_release nogil;
-          prepare_cpu_target(t, dtype);
-        }
-        for (uint64_t begin = 0; begin < total; begin += slice) {
-          {
-            py::gil_scoped_release nogil;
-            fill_cpu(t, p, kernel, threads, begin, begin + std::min(slice, total - begin));
-          }
-          if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-        }
+        cpu_fill(ptr, dtype, sizes, strides, offset, isa, threads, make_fill_params(dtype, lo, hi, seed));
       },
       py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("lo"), py::arg("hi"),
       py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0);
 
   m.def(
+      "fill_normal",
+      [](uintptr_t ptr, int dtype, std::vector<int64_t> sizes, std::vector<int64_t> strides, double mean,
+         double std, uint64_t seed, uint64_t offset, const std::string& isa, int threads) {
+        check_dtype(dtype);
+        cpu_fill(ptr, dtype, sizes, strides, offset, isa, threads, make_normal_params(dtype, mean, std, seed));
+      },
+      py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("mean"), py::arg("std"),
+      py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0);
+
+  m.def(
+      "fill_trunc_normal",
+      [](uintptr_t ptr, int dtype, std::vector<int64_t> sizes, std::vector<int64_t> strides, double mean,
+         double std, double a, double b, uint64_t seed, uint64_t offset, const std::string& isa, int threads) {
+        check_dtype(dtype);
+        cpu_fill(ptr, dtype, sizes, strides, offset, isa, threads,
+                 make_trunc_normal_params(dtype, mean, std, a, b, seed));
+      },
+      py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("mean"), py::arg("std"),
+      py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0);
+
+  m.def(
       "fill_cuda",
       [](uintptr_t ptr, int device, uintptr_t stream, int dtype, std::vector<int64_t> sizes,
          std::vector<int64_t> strides, double lo, double hi, uint64_t seed, uint64_t offset) {
-#if defined(FASTINIT_WITH_CUDA)
         check_dtype(dtype);
-        const FillTarget t = make_target(ptr, sizes, strides, offset);
-        const FillParams p = make_fill_params(dtype, lo, hi, seed);
-        py::gil_scoped_release nogil;
-        fill_cuda(t, p, device, stream);
+#if defined(FASTINIT_WITH_CUDA)
+        cuda_fill(ptr, device, stream, sizes, strides, offset, make_fill_params(dtype, lo, hi, seed));
 #else
-        (void)ptr, (void)device, (void)stream, (void)dtype, (void)sizes, (void)strides, (void)lo, (void)hi,
-            (void)seed, (void)offset;
-        throw std::runtime_error("fastinit was built without CUDA (FASTINIT_CUDA=OFF)");
+        (void)ptr, (void)device, (void)stream, (void)sizes, (void)strides, (void)lo, (void)hi, (void)seed,
+            (void)offset;
+        no_cuda();
 #endif
       },
       py::arg("ptr"), py::arg("device"), py::arg("stream"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"),
       py::arg("lo"), py::arg("hi"), py::arg("seed"), py::arg("offset"));
+
+  m.def(
+      "fill_cuda_normal",
+      [](uintptr_t ptr, int device, uintptr_t stream, int dtype, std::vector<int64_t> sizes,
+         std::vector<int64_t> strides, double mean, double std, uint64_t seed, uint64_t offset) {
+        check_dtype(dtype);
+#if defined(FASTINIT_WITH_CUDA)
+        cuda_fill(ptr, device, stream, sizes, strides, offset, make_normal_params(dtype, mean, std, seed));
+#else
+        (void)ptr, (void)device, (void)stream, (void)sizes, (void)strides, (void)mean, (void)std, (void)seed,
+            (void)offset;
+        no_cuda();
+#endif
+      },
+      py::arg("ptr"), py::arg("device"), py::arg("stream"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"),
+      py::arg("mean"), py::arg("std"), py::arg("seed"), py::arg("offset"));
+
+  m.def(
+      "fill_cuda_trunc_normal",
+      [](uintptr_t ptr, int device, uintptr_t stream, int dtype, std::vector<int64_t> sizes,
+         std::vector<int64_t> strides, double mean, double std, double a, double b, uint64_t seed, uint64_t offset) {
+        check_dtype(dtype);
+#if defined(FASTINIT_WITH_CUDA)
+        cuda_fill(ptr, device, stream, sizes, strides, offset, make_trunc_normal_params(dtype, mean, std, a, b, seed));
+#else
+        (void)ptr, (void)device, (void)stream, (void)sizes, (void)strides, (void)mean, (void)std, (void)a, (void)b,
+            (void)seed, (void)offset;
+        no_cuda();
+#endif
+      },
+      py::arg("ptr"), py::arg("device"), py::arg("stream"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"),
+      py::arg("mean"), py::arg("std"), py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("offset"));
+
+  // Private test hooks: the scalar elementary functions of normal.h (the reference every
+  // path matches bit for bit). Vectorised: a float or an array in, the same shape out.
+  m.def("log32", py::vectorize([](float x) { return log32(x); }), py::arg("x"));
+  m.def("log64", py::vectorize([](double x) { return log64(x); }), py::arg("x"));
+  m.def("ndtri_lower32", py::vectorize([](float u) { return ndtri_lower32(u); }), py::arg("u"));
+  m.def("ndtri_lower64", py::vectorize([](double u) { return ndtri_lower64(u); }), py::arg("u"));
+  m.def("ndtr64", py::vectorize([](double x) { return ndtr64(x); }), py::arg("x"));
+  m.def(
+      "trunc_normal_params",
+      [](int dtype, double mean, double std, double a, double b) {
+        const FillParams p = make_trunc_normal_params(dtype, mean, std, a, b, 0);
+        py::dict d;
+        d["plo"] = p.plo64;
+        d["span"] = p.span64;
+        d["flip"] = p.flip64;
+        d["plo32"] = p.plo32;
+        d["span32"] = p.span32;
+        return d;
+      },
+      py::arg("dtype"), py::arg("mean"), py::arg("std"), py::arg("a"), py::arg("b"));
 
   m.def("cuda_compiled", [] {
 #if defined(FASTINIT_WITH_CUDA)

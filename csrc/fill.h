@@ -17,15 +17,28 @@ constexpr int kMaxDims = 16;
 // f32-family dtypes compute v = fma(u, scale32, lo32); v >= top32 is replaced by repl32,
 // which is SPEC's "never return hi" rule moved before the store: top32 is the smallest
 // float whose storage rounding reaches hi's, repl32 is lo rounded to the storage type.
+//
+// Distributions (docs/STREAM.md): kUniform uses the fields above; kNormal uses mean and
+// std; kTruncNormal uses mean, std, plo (p_lo), span (p_hi - p_lo), flip (+1 or -1: the
+// interval was mirrored) and the clamp bounds a, b. The *32 fields are the float64
+// values rounded to float32 and serve the float32 family; the *64 fields serve float64.
+enum Dist : int32_t { kUniform = 0, kNormal = 1, kTruncNormal = 2 };
+
 struct FillParams {
   uint64_t seed;
   int32_t dtype;
+  int32_t dist;
   float lo32, scale32, top32, repl32;
   double lo64, scale64, top64, repl64;
+  float mean32, std32, plo32, span32, flip32, a32, b32;
+  double mean64, std64, plo64, span64, flip64, a64, b64;
 };
 
-// Builds FillParams from the float64 bounds given by Python; host only.
+// Build FillParams from the float64 arguments given by Python; host only. Any double
+// input (NaN, inf, std = 0, huge) gives some deterministic parameters, never UB.
 FillParams make_fill_params(int32_t dtype, double lo, double hi, uint64_t seed);
+FillParams make_normal_params(int32_t dtype, double mean, double std, uint64_t seed);
+FillParams make_trunc_normal_params(int32_t dtype, double mean, double std, double a, double b, uint64_t seed);
 
 constexpr int dtype_size(int32_t dtype) { return dtype == kFloat64 ? 8 : dtype == kFloat32 ? 4 : 2; }
 

@@ -6,6 +6,7 @@
 
 #include "kernels.h"
 #include "run_driver.h"
+#include "normal.h"
 #include "value.h"
 
 namespace fastinit {
@@ -21,6 +22,341 @@ inline void mulhilo(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
   const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
   hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
   lo = _mm256_mullo_epi32(a, m);
+}
+
+// ---- lane types for normal.h's templates: each operation is the scalar one, lane-wise --
+#define FASTINIT_AI inline __attribute__((always_inline))
+// N registers per value: the templates' long dependency chains (log, sqrt, division) then
+// run N-fold interleaved, which the out-of-order core needs to stay busy.
+
+template <int N>
+struct VF {  // 8N floats
+  __m256 v[N];
+  VF() = default;
+  VF(float c) {
+    for (int i = 0; i < N; ++i) v[i] = _mm256_set1_ps(c);
+  }
+};
+template <int N>
+struct MF {  // 8N lane masks (all ones / all zeros)
+  __m256 v[N];
+};
+#define FASTINIT_LANEWISE(R, T, expr) \
+  R r;                                 \
+  for (int i = 0; i < N; ++i) r.v[i] = expr; \
+  return r
+template <int N> FASTINIT_AI VF<N> operator+(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_add_ps(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VF<N> operator-(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_sub_ps(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VF<N> operator*(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_mul_ps(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VF<N> operator-(VF<N> a) {
+  FASTINIT_LANEWISE(VF<N>, , _mm256_xor_ps(a.v[i], _mm256_set1_ps(-0.0f)));
+}
+template <int N> FASTINIT_AI VF<N> fma_v(VF<N> a, VF<N> b, VF<N> c) {
+  FASTINIT_LANEWISE(VF<N>, , _mm256_fmadd_ps(a.v[i], b.v[i], c.v[i]));
+}
+template <int N> FASTINIT_AI VF<N> div_v(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_div_ps(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VF<N> sqrt_v(VF<N> a) { FASTINIT_LANEWISE(VF<N>, , _mm256_sqrt_ps(a.v[i])); }
+template <int N> FASTINIT_AI MF<N> lt(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_LT_OQ)); }
+template <int N> FASTINIT_AI MF<N> le(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_LE_OQ)); }
+template <int N> FASTINIT_AI MF<N> ge(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_GE_OQ)); }
+template <int N> FASTINIT_AI MF<N> gt(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_GT_OQ)); }
+template <int N> FASTINIT_AI VF<N> sel(MF<N> m, VF<N> a, VF<N> b) {
+  FASTINIT_LANEWISE(VF<N>, , _mm256_blendv_ps(b.v[i], a.v[i], m.v[i]));
+}
+// maxps / minps: a > b ? a : b and a < b ? a : b, the scalar definitions.
+template <int N> FASTINIT_AI VF<N> max_v(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_max_ps(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VF<N> min_v(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_min_ps(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI bool any_v(MF<N> m) {
+  __m256 o = m.v[0];
+  for (int i = 1; i < N; ++i) o = _mm256_or_ps(o, m.v[i]);
+  return _mm256_movemask_ps(o) != 0;
+}
+template <int N> FASTINIT_AI bool all_v(MF<N> m) {
+  __m256 o = m.v[0];
+  for (int i = 1; i < N; ++i) o = _mm256_and_ps(o, m.v[i]);
+  return _mm256_movemask_ps(o) == 0xff;
+}
+template <int N> FASTINIT_AI void split_exp32(VF<N> x, VF<N>& k, VF<N>& m) {
+  for (int i = 0; i < N; ++i) {
+    const __m256i ix = _mm256_add_epi32(_mm256_castps_si256(x.v[i]), _mm256_set1_epi32(0x3f800000 - 0x3f3504f3));
+    k.v[i] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(ix, 23), _mm256_set1_epi32(0x7f)));
+    m.v[i] = _mm256_castsi256_ps(
+        _mm256_add_epi32(_mm256_and_si256(ix, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f3504f3)));
+  }
+}
+
+template <int N>
+struct VD {  // 4N doubles
+  __m256d v[N];
+  VD() = default;
+  VD(double c) {
+    for (int i = 0; i < N; ++i) v[i] = _mm256_set1_pd(c);
+  }
+};
+template <int N>
+struct MD {
+  __m256d v[N];
+};
+template <int N> FASTINIT_AI VD<N> operator+(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_add_pd(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VD<N> operator-(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_sub_pd(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VD<N> operator*(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_mul_pd(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VD<N> operator-(VD<N> a) {
+  FASTINIT_LANEWISE(VD<N>, , _mm256_xor_pd(a.v[i], _mm256_set1_pd(-0.0)));
+}
+template <int N> FASTINIT_AI VD<N> fma_v(VD<N> a, VD<N> b, VD<N> c) {
+  FASTINIT_LANEWISE(VD<N>, , _mm256_fmadd_pd(a.v[i], b.v[i], c.v[i]));
+}
+template <int N> FASTINIT_AI VD<N> div_v(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_div_pd(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VD<N> sqrt_v(VD<N> a) { FASTINIT_LANEWISE(VD<N>, , _mm256_sqrt_pd(a.v[i])); }
+template <int N> FASTINIT_AI MD<N> lt(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_LT_OQ)); }
+template <int N> FASTINIT_AI MD<N> le(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_LE_OQ)); }
+template <int N> FASTINIT_AI MD<N> ge(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_GE_OQ)); }
+template <int N> FASTINIT_AI MD<N> gt(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_GT_OQ)); }
+template <int N> FASTINIT_AI VD<N> sel(MD<N> m, VD<N> a, VD<N> b) {
+  FASTINIT_LANEWISE(VD<N>, , _mm256_blendv_pd(b.v[i], a.v[i], m.v[i]));
+}
+template <int N> FASTINIT_AI VD<N> max_v(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_max_pd(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI VD<N> min_v(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_min_pd(a.v[i], b.v[i])); }
+template <int N> FASTINIT_AI bool any_v(MD<N> m) {
+  __m256d o = m.v[0];
+  for (int i = 1; i < N; ++i) o = _mm256_or_pd(o, m.v[i]);
+  return _mm256_movemask_pd(o) != 0;
+}
+template <int N> FASTINIT_AI bool all_v(MD<N> m) {
+  __m256d o = m.v[0];
+  for (int i = 1; i < N; ++i) o = _mm256_and_pd(o, m.v[i]);
+  return _mm256_movemask_pd(o) == 0xf;
+}
+#undef FASTINIT_LANEWISE
+// Integers below 2^52 to double, exactly: the bits of 2^52 + n, minus 2^52.
+FASTINIT_AI __m256d small_u64_to_f64(__m256i n) {
+  return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(n, _mm256_set1_epi64x(0x4330000000000000LL))),
+                       _mm256_set1_pd(0x1p52));
+}
+template <int N> FASTINIT_AI void split_exp64(VD<N> x, VD<N>& k, VD<N>& m) {
+  for (int i = 0; i < N; ++i) {
+    const __m256i ix = _mm256_add_epi64(_mm256_castpd_si256(x.v[i]),
+                                        _mm256_set1_epi64x(0x3ff0000000000000LL - 0x3fe6a09e667f3bcdLL));
+    k.v[i] = _mm256_sub_pd(small_u64_to_f64(_mm256_srli_epi64(ix, 52)), _mm256_set1_pd(1023.0));
+    m.v[i] = _mm256_castsi256_pd(_mm256_add_epi64(_mm256_and_si256(ix, _mm256_set1_epi64x(0x000fffffffffffffLL)),
+                                                  _mm256_set1_epi64x(0x3fe6a09e667f3bcdLL)));
+  }
+}
+
+// ---- ndtri on many vectors, the tail only where needed ----------------------------------
+// normal.h's ndtri_lower is a central rational function for most lanes (85% of a normal
+// fill) and log + sqrt + another rational function for the rest. Computing the tail for
+// every vector with a tail lane would cost it on three vectors of four. Instead the tail
+// lanes of K vectors are packed into a buffer (vpermps with a mask-indexed table), the
+// tail runs on the packed vectors only, and the results are unpacked into their lanes.
+// Every lane still goes through the scalar operation sequence: central or tail by the
+// scalar's own predicate, then num / den.
+
+// Lane permutation tables for an 8-lane mask m (bit j: lane j is a tail lane):
+// compress[m] lists the set lanes first; expand[m][j] is the rank of lane j among them.
+// For 4 double lanes, each lane is a pair of 32-bit lanes (m has 4 bits).
+struct PackTables {
+  uint8_t compress32[256][8], expand32[256][8], count32[256];
+  uint8_t compress64[16][8], expand64[16][8], count64[16];
+  constexpr PackTables() : compress32(), expand32(), count32(), compress64(), expand64(), count64() {
+    for (int m = 0; m < 256; ++m) {
+      int n = 0;
+      for (int j = 0; j < 8; ++j) {
+        if (m >> j & 1) compress32[m][n++] = static_cast<uint8_t>(j);
+      }
+      for (int j = n, k = 0; j < 8; ++j, ++k) compress32[m][j] = 0;
+      count32[m] = static_cast<uint8_t>(n);
+      int r = 0;
+      for (int j = 0; j < 8; ++j) {
+        expand32[m][j] = static_cast<uint8_t>(m >> j & 1 ? r : 0);
+        if (m >> j & 1) ++r;
+      }
+    }
+    for (int m = 0; m < 16; ++m) {
+      int n = 0;
+      for (int j = 0; j < 4; ++j) {
+        if (m >> j & 1) {
+          compress64[m][2 * n] = static_cast<uint8_t>(2 * j);
+          compress64[m][2 * n + 1] = static_cast<uint8_t>(2 * j + 1);
+          ++n;
+        }
+      }
+      count64[m] = static_cast<uint8_t>(n);
+      int r = 0;
+      for (int j = 0; j < 4; ++j) {
+        expand64[m][2 * j] = static_cast<uint8_t>(m >> j & 1 ? 2 * r : 0);
+        expand64[m][2 * j + 1] = static_cast<uint8_t>(m >> j & 1 ? 2 * r + 1 : 1);
+        if (m >> j & 1) ++r;
+      }
+    }
+  }
+};
+alignas(64) constexpr PackTables kPack{};
+
+FASTINIT_AI __m256i pack_index(const uint8_t* row) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row)));
+}
+
+struct Lanes32 {
+  using V = VF<1>;
+  using M = MF<1>;
+  using S = float;
+  static constexpr int kLanes = 8;
+  static FASTINIT_AI V clamp(V u) { return ndtri32_clamp(u); }
+  static FASTINIT_AI M central_mask(V u) { return ndtri32_central_mask(u); }
+  static FASTINIT_AI void central(V u, V& n, V& d) { ndtri32_central(u, n, d); }
+  static FASTINIT_AI void tail(V u, V& n, V& d) { ndtri32_tail(u, n, d); }
+  static FASTINIT_AI int tail_bits(M c) { return ~_mm256_movemask_ps(c.v[0]) & 0xff; }
+  static FASTINIT_AI int count(int t) { return kPack.count32[t]; }
+  static FASTINIT_AI V compress(V x, int t) {
+    V r;
+    r.v[0] = _mm256_permutevar8x32_ps(x.v[0], pack_index(kPack.compress32[t]));
+    return r;
+  }
+  static FASTINIT_AI V expand(V x, int t) {
+    V r;
+    r.v[0] = _mm256_permutevar8x32_ps(x.v[0], pack_index(kPack.expand32[t]));
+    return r;
+  }
+  static FASTINIT_AI V load(const S* p) {
+    V r;
+    r.v[0] = _mm256_load_ps(p);
+    return r;
+  }
+  static FASTINIT_AI V loadu(const S* p) {
+    V r;
+    r.v[0] = _mm256_loadu_ps(p);
+    return r;
+  }
+  static FASTINIT_AI void store(S* p, V x) { _mm256_store_ps(p, x.v[0]); }
+  static FASTINIT_AI void storeu(S* p, V x) { _mm256_storeu_ps(p, x.v[0]); }
+};
+
+struct Lanes64 {
+  using V = VD<1>;
+  using M = MD<1>;
+  using S = double;
+  static constexpr int kLanes = 4;
+  static FASTINIT_AI V clamp(V u) { return ndtri64_clamp(u); }
+  static FASTINIT_AI M central_mask(V u) { return ndtri64_central_mask(u); }
+  static FASTINIT_AI void central(V u, V& n, V& d) { ndtri64_central(u, n, d); }
+  static FASTINIT_AI void tail(V u, V& n, V& d) { ndtri64_tail(u, n, d); }
+  static FASTINIT_AI int tail_bits(M c) { return ~_mm256_movemask_pd(c.v[0]) & 0xf; }
+  static FASTINIT_AI int count(int t) { return kPack.count64[t]; }
+  static FASTINIT_AI V permute(V x, const uint8_t* row) {
+    V r;
+    r.v[0] = _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(x.v[0]), pack_index(row)));
+    return r;
+  }
+  static FASTINIT_AI V compress(V x, int t) { return permute(x, kPack.compress64[t]); }
+  static FASTINIT_AI V expand(V x, int t) { return permute(x, kPack.expand64[t]); }
+  static FASTINIT_AI V load(const S* p) {
+    V r;
+    r.v[0] = _mm256_load_pd(p);
+    return r;
+  }
+  static FASTINIT_AI V loadu(const S* p) {
+    V r;
+    r.v[0] = _mm256_loadu_pd(p);
+    return r;
+  }
+  static FASTINIT_AI void store(S* p, V x) { _mm256_store_pd(p, x.v[0]); }
+  static FASTINIT_AI void storeu(S* p, V x) { _mm256_storeu_pd(p, x.v[0]); }
+};
+
+// z[j] = ndtri_lower(w[j]) for K vectors, lane for lane as normal.h's ndtri_lower*_g.
+template <class L, int K>
+FASTINIT_AI void ndtri_lower_packed(const typename L::V* w, typename L::V* z) {
+  using V = typename L::V;
+  using S = typename L::S;
+  constexpr int W = L::kLanes;
+  alignas(32) S ub[(K + 1) * W], nb[(K + 1) * W], db[(K + 1) * W];
+  V u[K], num[K], den[K];
+  int tb[K], off[K];
+  int cnt = 0;
+  for (int j = 0; j < K; ++j) {
+    u[j] = L::clamp(w[j]);
+    L::central(u[j], num[j], den[j]);
+    tb[j] = L::tail_bits(L::central_mask(u[j]));
+    off[j] = cnt;
+    L::storeu(ub + cnt, L::compress(u[j], tb[j]));  // branch-free: an empty mask writes scratch
+    cnt += L::count(tb[j]);
+  }
+  if (cnt > 0) {
+    L::storeu(ub + cnt, V(static_cast<S>(0.25)));  // defined values in the last vector's spare lanes
+    const int vecs = (cnt + W - 1) / W;
+    for (int t = 0; t < vecs; ++t) {
+      V n, d;
+      L::tail(L::load(ub + t * W), n, d);
+      L::store(nb + t * W, n);
+      L::store(db + t * W, d);
+    }
+    L::store(nb + vecs * W, V(static_cast<S>(0)));  // what the unpacking may read past the end
+    L::store(db + vecs * W, V(static_cast<S>(1)));
+    for (int j = 0; j < K; ++j) {
+      const auto central = L::central_mask(u[j]);
+      num[j] = sel(central, num[j], L::expand(L::loadu(nb + off[j]), tb[j]));
+      den[j] = sel(central, den[j], L::expand(L::loadu(db + off[j]), tb[j]));
+    }
+  }
+  for (int j = 0; j < K; ++j) z[j] = div_v(num[j], den[j]);
+}
+
+// docs/STREAM.md on K x 8 words (float32 family) / K x 4 word pairs (float64), exactly
+// the operations of value_normal_f32 ... value_trunc_f64 in normal.h.
+template <int K>
+FASTINIT_AI void normal_f32(const __m256i* x, const FillParams& p, __m256* out) {
+  VF<1> u[K], z[K];
+  for (int i = 0; i < K; ++i) {
+    const __m256i m = _mm256_and_si256(_mm256_srli_epi32(x[i], 8), _mm256_set1_epi32(0x7fffff));
+    const __m256i odd = _mm256_or_si256(_mm256_slli_epi32(m, 1), _mm256_set1_epi32(1));  // 2m + 1 < 2^24
+    u[i].v[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(odd), _mm256_set1_ps(0x1p-25f));
+  }
+  ndtri_lower_packed<Lanes32, K>(u, z);
+  for (int i = 0; i < K; ++i) {
+    const MF<1> neg{{_mm256_castsi256_ps(_mm256_srai_epi32(x[i], 31))}};
+    out[i] = normal32_finish(z[i], neg, p).v[0];
+  }
+}
+template <int K>
+FASTINIT_AI void trunc_f32(const __m256i* x, const FillParams& p, __m256* out) {
+  VF<1> w[K], z[K];
+  MF<1> lower[K];
+  for (int i = 0; i < K; ++i) {
+    const __m256i odd = _mm256_or_si256(_mm256_slli_epi32(_mm256_srli_epi32(x[i], 9), 1), _mm256_set1_epi32(1));
+    VF<1> U;
+    U.v[0] = _mm256_mul_ps(_mm256_cvtepi32_ps(odd), _mm256_set1_ps(0x1p-24f));
+    w[i] = trunc32_start(U, p, lower[i]);
+  }
+  ndtri_lower_packed<Lanes32, K>(w, z);
+  for (int i = 0; i < K; ++i) out[i] = trunc32_finish(z[i], lower[i], p).v[0];
+}
+template <int K>
+FASTINIT_AI void normal_f64(const __m256i* x, const FillParams& p, __m256d* out) {
+  VD<1> u[K], z[K];
+  for (int i = 0; i < K; ++i) {
+    const __m256i m = _mm256_srli_epi64(_mm256_and_si256(x[i], _mm256_set1_epi64x(0x7fffffffffffffffLL)), 11);
+    // (2m + 1) 2^-54 = m 2^-53 + 2^-54, exact either way (2m + 1 < 2^53).
+    u[i].v[0] = _mm256_fmadd_pd(small_u64_to_f64(m), _mm256_set1_pd(0x1p-53), _mm256_set1_pd(0x1p-54));
+  }
+  ndtri_lower_packed<Lanes64, K>(u, z);
+  for (int i = 0; i < K; ++i) {
+    const MD<1> neg{{_mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_setzero_si256(), x[i]))}};
+    out[i] = normal64_finish(z[i], neg, p).v[0];
+  }
+}
+template <int K>
+FASTINIT_AI void trunc_f64(const __m256i* x, const FillParams& p, __m256d* out) {
+  VD<1> w[K], z[K];
+  MD<1> lower[K];
+  for (int i = 0; i < K; ++i) {
+    VD<1> U;
+    U.v[0] = _mm256_fmadd_pd(small_u64_to_f64(_mm256_srli_epi64(x[i], 12)), _mm256_set1_pd(0x1p-52),
+                             _mm256_set1_pd(0x1p-53));
+    w[i] = trunc64_start(U, p, lower[i]);
+  }
+  ndtri_lower_packed<Lanes64, K>(w, z);
+  for (int i = 0; i < K; ++i) out[i] = trunc64_finish(z[i], lower[i], p).v[0];
 }
 
 struct Group {
@@ -135,7 +471,8 @@ struct Group {
     else _mm_storeu_si128(static_cast<__m128i*>(dst), v);
   }
 
-  // The one per-dtype step: 32 words of one set, in stream order, to storage.
+  // The one per-dtype step for the uniform stream: 32 words of one set, in stream order,
+  // to storage.
   template <int32_t D>
   static void put_set(const __m256i w[4], const FillParams& p, char* out, bool nt) {
     if (D == kFloat64) {
@@ -150,12 +487,41 @@ struct Group {
     }
   }
 
-  template <int32_t D>
+  // The normal family: all 4 x kSets words vectors of the group through the packed ndtri
+  // at once (more vectors per pack, fewer partly filled tail vectors), then stored.
+  template <int32_t D, int32_t Dist>
+  static void put_group_normal(const __m256i* w, const FillParams& p, char* out, bool nt) {
+    constexpr int K = 4 * kSets;
+    if (D == kFloat64) {
+      __m256d v[K];
+      if (Dist == kNormal) normal_f64<K>(w, p, v);
+      else trunc_f64<K>(w, p, v);
+      for (int q = 0; q < K; ++q) put256(out + 32 * q, _mm256_castpd_si256(v[q]), nt);
+      return;
+    }
+    __m256 v[K];
+    if (Dist == kNormal) normal_f32<K>(w, p, v);
+    else trunc_f32<K>(w, p, v);
+    if (D == kFloat32) {
+      for (int q = 0; q < K; ++q) put256(out + 32 * q, _mm256_castps_si256(v[q]), nt);
+    } else if (D == kFloat16) {
+      for (int q = 0; q < K; ++q)
+        put128(out + 16 * q, _mm256_cvtps_ph(v[q], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
+    } else {
+      for (int q = 0; q < K; ++q) put128(out + 16 * q, bf16x8(v[q]), nt);
+    }
+  }
+
+  template <int32_t D, int32_t Dist>
   static void store(const Keys& k, const FillParams& p, uint64_t block, void* dst, bool nt) {
     char* out = static_cast<char*>(dst);
     __m256i w[kSets][4];
     generate(k, block, w);
-    for (int s = 0; s < kSets; ++s) put_set<D>(w[s], p, out + s * 4 * (D == kFloat64 ? 32 : 8 * dtype_size(D)), nt);
+    if constexpr (Dist == kUniform) {
+      for (int s = 0; s < kSets; ++s) put_set<D>(w[s], p, out + s * 4 * (D == kFloat64 ? 32 : 8 * dtype_size(D)), nt);
+    } else {
+      put_group_normal<D, Dist>(&w[0][0], p, out, nt);
+    }
   }
 };
 

@@ -5,6 +5,7 @@
 
 #include "kernels.h"
 #include "run_driver.h"
+#include "normal.h"
 #include "value.h"
 
 namespace fastinit {
@@ -19,6 +20,106 @@ inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
   const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
   hi = _mm512_mask_mov_epi32(_mm512_srli_epi64(even, 32), kOdd, odd);
   lo = _mm512_mask_mov_epi32(even, kOdd, _mm512_slli_epi64(odd, 32));
+}
+
+// ---- lane types for normal.h's templates: each operation is the scalar one, lane-wise --
+#define FASTINIT_AI inline __attribute__((always_inline))
+
+struct VF {  // 16 floats
+  __m512 v;
+  VF() = default;
+  VF(float c) : v(_mm512_set1_ps(c)) {}
+  explicit VF(__m512 x) : v(x) {}
+};
+struct MF {
+  __mmask16 k;
+};
+FASTINIT_AI VF operator+(VF a, VF b) { return VF(_mm512_add_ps(a.v, b.v)); }
+FASTINIT_AI VF operator-(VF a, VF b) { return VF(_mm512_sub_ps(a.v, b.v)); }
+FASTINIT_AI VF operator*(VF a, VF b) { return VF(_mm512_mul_ps(a.v, b.v)); }
+FASTINIT_AI VF operator-(VF a) {
+  return VF(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MIN))));
+}
+FASTINIT_AI VF fma_v(VF a, VF b, VF c) { return VF(_mm512_fmadd_ps(a.v, b.v, c.v)); }
+FASTINIT_AI VF div_v(VF a, VF b) { return VF(_mm512_div_ps(a.v, b.v)); }
+FASTINIT_AI VF sqrt_v(VF a) { return VF(_mm512_sqrt_ps(a.v)); }
+FASTINIT_AI MF lt(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
+FASTINIT_AI MF le(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
+FASTINIT_AI MF ge(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }
+FASTINIT_AI MF gt(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
+FASTINIT_AI VF sel(MF m, VF a, VF b) { return VF(_mm512_mask_blend_ps(m.k, b.v, a.v)); }
+FASTINIT_AI VF max_v(VF a, VF b) { return VF(_mm512_max_ps(a.v, b.v)); }  // a > b ? a : b
+FASTINIT_AI VF min_v(VF a, VF b) { return VF(_mm512_min_ps(a.v, b.v)); }  // a < b ? a : b
+FASTINIT_AI bool any_v(MF m) { return m.k != 0; }
+FASTINIT_AI bool all_v(MF m) { return m.k == 0xffff; }
+FASTINIT_AI void split_exp32(VF x, VF& k, VF& m) {
+  const __m512i ix = _mm512_add_epi32(_mm512_castps_si512(x.v), _mm512_set1_epi32(0x3f800000 - 0x3f3504f3));
+  k = VF(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(ix, 23), _mm512_set1_epi32(0x7f))));
+  m = VF(_mm512_castsi512_ps(
+      _mm512_add_epi32(_mm512_and_si512(ix, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f3504f3))));
+}
+
+struct VD {  // 8 doubles
+  __m512d v;
+  VD() = default;
+  VD(double c) : v(_mm512_set1_pd(c)) {}
+  explicit VD(__m512d x) : v(x) {}
+};
+struct MD {
+  __mmask8 k;
+};
+FASTINIT_AI VD operator+(VD a, VD b) { return VD(_mm512_add_pd(a.v, b.v)); }
+FASTINIT_AI VD operator-(VD a, VD b) { return VD(_mm512_sub_pd(a.v, b.v)); }
+FASTINIT_AI VD operator*(VD a, VD b) { return VD(_mm512_mul_pd(a.v, b.v)); }
+FASTINIT_AI VD operator-(VD a) {
+  return VD(_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(INT64_MIN))));
+}
+FASTINIT_AI VD fma_v(VD a, VD b, VD c) { return VD(_mm512_fmadd_pd(a.v, b.v, c.v)); }
+FASTINIT_AI VD div_v(VD a, VD b) { return VD(_mm512_div_pd(a.v, b.v)); }
+FASTINIT_AI VD sqrt_v(VD a) { return VD(_mm512_sqrt_pd(a.v)); }
+FASTINIT_AI MD lt(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
+FASTINIT_AI MD le(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
+FASTINIT_AI MD ge(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ)}; }
+FASTINIT_AI MD gt(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
+FASTINIT_AI VD sel(MD m, VD a, VD b) { return VD(_mm512_mask_blend_pd(m.k, b.v, a.v)); }
+FASTINIT_AI VD max_v(VD a, VD b) { return VD(_mm512_max_pd(a.v, b.v)); }
+FASTINIT_AI VD min_v(VD a, VD b) { return VD(_mm512_min_pd(a.v, b.v)); }
+FASTINIT_AI bool any_v(MD m) { return m.k != 0; }
+FASTINIT_AI bool all_v(MD m) { return m.k == 0xff; }
+FASTINIT_AI void split_exp64(VD x, VD& k, VD& m) {
+  const __m512i ix = _mm512_add_epi64(_mm512_castpd_si512(x.v),
+                                      _mm512_set1_epi64(0x3ff0000000000000LL - 0x3fe6a09e667f3bcdLL));
+  // The biased exponent (0..4095) converts exactly; minus 1023 is exact too.
+  k = VD(_mm512_sub_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(ix, 52)), _mm512_set1_pd(1023.0)));
+  m = VD(_mm512_castsi512_pd(_mm512_add_epi64(_mm512_and_si512(ix, _mm512_set1_epi64(0x000fffffffffffffLL)),
+                                              _mm512_set1_epi64(0x3fe6a09e667f3bcdLL))));
+}
+
+// docs/STREAM.md on 16 words (float32 family) / 8 word pairs (float64), exactly the
+// operations of value_normal_f32 ... value_trunc_f64 in normal.h.
+FASTINIT_AI __m512 normal_f32x16(__m512i x, const FillParams& p) {
+  const __m512i m = _mm512_and_si512(_mm512_srli_epi32(x, 8), _mm512_set1_epi32(0x7fffff));
+  const __m512i odd = _mm512_or_si512(_mm512_slli_epi32(m, 1), _mm512_set1_epi32(1));  // 2m + 1 < 2^24
+  const VF u(_mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-25f)));
+  const MF neg{_mm512_test_epi32_mask(x, _mm512_set1_epi32(INT32_MIN))};
+  return normal32_g(u, neg, p).v;
+}
+FASTINIT_AI __m512 trunc_f32x16(__m512i x, const FillParams& p) {
+  const __m512i odd = _mm512_or_si512(_mm512_slli_epi32(_mm512_srli_epi32(x, 9), 1), _mm512_set1_epi32(1));
+  const VF U(_mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-24f)));
+  return trunc32_g(U, p).v;
+}
+FASTINIT_AI __m512d normal_f64x8(__m512i x, const FillParams& p) {
+  const __m512i m = _mm512_srli_epi64(_mm512_and_si512(x, _mm512_set1_epi64(INT64_MAX)), 11);
+  const __m512i odd = _mm512_or_si512(_mm512_slli_epi64(m, 1), _mm512_set1_epi64(1));  // 2m + 1 < 2^53
+  const VD u(_mm512_mul_pd(_mm512_cvtepu64_pd(odd), _mm512_set1_pd(0x1p-54)));
+  const MD neg{_mm512_test_epi64_mask(x, _mm512_set1_epi64(INT64_MIN))};
+  return normal64_g(u, neg, p).v;
+}
+FASTINIT_AI __m512d trunc_f64x8(__m512i x, const FillParams& p) {
+  const __m512i odd = _mm512_or_si512(_mm512_slli_epi64(_mm512_srli_epi64(x, 12), 1), _mm512_set1_epi64(1));
+  const VD U(_mm512_mul_pd(_mm512_cvtepu64_pd(odd), _mm512_set1_pd(0x1p-53)));
+  return trunc64_g(U, p).v;
 }
 
 struct Group {
@@ -127,27 +228,41 @@ struct Group {
     else _mm256_storeu_si256(static_cast<__m256i*>(dst), v);
   }
 
+  template <int32_t Dist>
+  static __m512 values_f32x16(__m512i x, const FillParams& p) {
+    if constexpr (Dist == kNormal) return normal_f32x16(x, p);
+    else if constexpr (Dist == kTruncNormal) return trunc_f32x16(x, p);
+    else return value_f32x16(x, p);
+  }
+  template <int32_t Dist>
+  static __m512d values_f64x8(__m512i x, const FillParams& p) {
+    if constexpr (Dist == kNormal) return normal_f64x8(x, p);
+    else if constexpr (Dist == kTruncNormal) return trunc_f64x8(x, p);
+    else return value_f64x8(x, p);
+  }
+
   // The one per-dtype step: 64 words of one set, in stream order, to storage.
-  template <int32_t D>
+  template <int32_t D, int32_t Dist>
   static void put_set(const __m512i w[4], const FillParams& p, char* out, bool nt) {
     if (D == kFloat64) {
-      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castpd_si512(value_f64x8(w[q], p)), nt);
+      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castpd_si512(values_f64x8<Dist>(w[q], p)), nt);
     } else if (D == kFloat32) {
-      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castps_si512(value_f32x16(w[q], p)), nt);
+      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castps_si512(values_f32x16<Dist>(w[q], p)), nt);
     } else if (D == kFloat16) {
       for (int q = 0; q < 4; ++q)
-        put256(out + 32 * q, _mm512_cvtps_ph(value_f32x16(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
+        put256(out + 32 * q,
+               _mm512_cvtps_ph(values_f32x16<Dist>(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < 4; ++q) put256(out + 32 * q, bf16x16(value_f32x16(w[q], p)), nt);
+      for (int q = 0; q < 4; ++q) put256(out + 32 * q, bf16x16(values_f32x16<Dist>(w[q], p)), nt);
     }
   }
 
-  template <int32_t D>
+  template <int32_t D, int32_t Dist>
   static void store(const Keys& k, const FillParams& p, uint64_t block, void* dst, bool nt) {
     char* out = static_cast<char*>(dst);
     __m512i w[kSets][4];
     generate(k, block, w);
-    for (int s = 0; s < kSets; ++s) put_set<D>(w[s], p, out + s * 4 * (D == kFloat64 ? 64 : 16 * dtype_size(D)), nt);
+    for (int s = 0; s < kSets; ++s) put_set<D, Dist>(w[s], p, out + s * 4 * (D == kFloat64 ? 64 : 16 * dtype_size(D)), nt);
   }
 };
 

@@ -14,6 +14,7 @@
 
 #include "kernels.h"
 #include "threadpool.h"
+#include "normal.h"
 #include "value.h"
 
 namespace fastinit {
@@ -141,6 +142,40 @@ FillParams make_fill_params(int32_t dtype, double lo, double hi, uint64_t seed) 
   p.scale32 = hi32 - p.lo32;
   p.top32 = storage_threshold(round_storage(hi, dtype), dtype);
   p.repl32 = round_storage(lo, dtype);
+  return p;
+}
+
+FillParams make_normal_params(int32_t dtype, double mean, double std, uint64_t seed) {
+  FillParams p{};
+  p.seed = seed;
+  p.dtype = dtype;
+  p.dist = kNormal;
+  p.mean64 = mean;
+  p.std64 = std;
+  p.mean32 = static_cast<float>(mean);
+  p.std32 = static_cast<float>(std);
+  return p;
+}
+
+// docs/STREAM.md, truncated normal: the sampled side is the lower one (mirrored when
+// alpha + beta > 0), so p_lo and p_hi are small numbers with full relative precision.
+FillParams make_trunc_normal_params(int32_t dtype, double mean, double std, double a, double b, uint64_t seed) {
+  FillParams p = make_normal_params(dtype, mean, std, seed);
+  p.dist = kTruncNormal;
+  const double alpha = (a - mean) / std, beta = (b - mean) / std;
+  const bool mirror = alpha + beta > 0;
+  const double lo = mirror ? -beta : alpha, hi = mirror ? -alpha : beta;
+  const double plo = ndtr64(lo), phi = ndtr64(hi);
+  p.plo64 = plo;
+  p.span64 = phi - plo;
+  p.flip64 = mirror ? -1.0 : 1.0;
+  p.a64 = a;
+  p.b64 = b;
+  p.plo32 = static_cast<float>(p.plo64);
+  p.span32 = static_cast<float>(p.span64);
+  p.flip32 = static_cast<float>(p.flip64);
+  p.a32 = static_cast<float>(a);
+  p.b32 = static_cast<float>(b);
   return p;
 }
 

@@ -1,6 +1,9 @@
-// The CUDA fill (SPEC section 2 on the GPU). Every value comes from philox_block and
-// value_f32 / value_f64 / the storage roundings in value.h, the same inline code the CPU
-// paths compile, so a CUDA fill is bit-identical to a CPU fill of the same target.
+// The CUDA fill (SPEC section 2 and docs/STREAM.md on the GPU). Every value comes from
+// philox_block and value_f32_dist / value_f64_dist (value.h, normal.h) and the storage
+// roundings in value.h, the same inline code the CPU paths compile (with correctly
+// rounded division and sqrt, explicit fma, no contraction), so a CUDA fill is
+// bit-identical to a CPU fill of the same target. The distribution (uniform, normal,
+// truncated normal) is a template parameter like the dtype.
 //
 // Two kernels:
 //   contiguous (1-D after coalesce, unit stride): one thread per 16 output bytes, i.e.
@@ -23,6 +26,7 @@
 
 #include "fill.h"
 #include "fill_cuda.h"
+#include "normal.h"
 #include "philox.h"
 #include "value.h"
 
@@ -60,10 +64,10 @@ FASTINIT_HD uint32_t f32_family_bits(float v) {
 
 // Storage bits (low dtype_size bytes) of the element at position `pos` (in elements) of
 // Philox block r.
-template <int D>
+template <int D, int Dist>
 FASTINIT_HD uint64_t element_bits(const FillParams& p, const Philox4& r, uint32_t pos) {
-  if (D == kFloat64) return f64_to_bits(value_f64(pick(r, 2 * pos), pick(r, 2 * pos + 1), p));
-  return f32_family_bits<D>(value_f32(pick(r, pos), p));
+  if (D == kFloat64) return f64_to_bits(value_f64_dist<Dist>(pick(r, 2 * pos), pick(r, 2 * pos + 1), p));
+  return f32_family_bits<D>(value_f32_dist<Dist>(pick(r, pos), p));
 }
 
 // Stream words per element, elements per Philox block.
@@ -78,11 +82,11 @@ struct Layout {
 
 // The element with stream index e (SPEC section 2: word e, or words 2e and 2e + 1, all
 // modulo 2^64; the block is the word index >> 2).
-template <int D>
+template <int D, int Dist>
 FASTINIT_HD uint64_t element_bits_at(const FillParams& p, uint64_t e) {
   const uint64_t word = e * Layout<D>::kWords;
   const Philox4 r = philox_block(p.seed, word >> 2);
-  return element_bits<D>(p, r, static_cast<uint32_t>(word & 3) / static_cast<uint32_t>(Layout<D>::kWords));
+  return element_bits<D, Dist>(p, r, static_cast<uint32_t>(word & 3) / static_cast<uint32_t>(Layout<D>::kWords));
 }
 
 template <int D>
@@ -97,25 +101,25 @@ FASTINIT_HD void store_element(char* dst, uint64_t bits, bool aligned) {
 }
 
 // Chunk starting at Philox block `block` (already reduced modulo 2^62).
-template <int D>
+template <int D, int Dist>
 FASTINIT_HD Chunk chunk_bits(const FillParams& p, uint64_t block) {
   Chunk c;
   if (D == kFloat64) {
     const Philox4 r = philox_block(p.seed, block);
     for (uint32_t k = 0; k < 2; ++k) {
-      const uint64_t b = element_bits<D>(p, r, k);
+      const uint64_t b = element_bits<D, Dist>(p, r, k);
       c.w[2 * k] = static_cast<uint32_t>(b);
       c.w[2 * k + 1] = static_cast<uint32_t>(b >> 32);
     }
   } else if (D == kFloat32) {
     const Philox4 r = philox_block(p.seed, block);
-    for (uint32_t k = 0; k < 4; ++k) c.w[k] = static_cast<uint32_t>(element_bits<D>(p, r, k));
+    for (uint32_t k = 0; k < 4; ++k) c.w[k] = static_cast<uint32_t>(element_bits<D, Dist>(p, r, k));
   } else {
     for (uint32_t g = 0; g < 2; ++g) {
       const Philox4 r = philox_block(p.seed, (block + g) & kBlockMask);
       for (uint32_t k = 0; k < 2; ++k) {
-        const uint32_t lo = static_cast<uint32_t>(element_bits<D>(p, r, 2 * k));
-        const uint32_t hi = static_cast<uint32_t>(element_bits<D>(p, r, 2 * k + 1));
+        const uint32_t lo = static_cast<uint32_t>(element_bits<D, Dist>(p, r, 2 * k));
+        const uint32_t hi = static_cast<uint32_t>(element_bits<D, Dist>(p, r, 2 * k + 1));
         c.w[2 * g + k] = lo | (hi << 16);
       }
     }
@@ -150,16 +154,16 @@ struct ContigArgs {
   uint64_t tail;     // elements [head + chunks * kPerChunk, +tail) follow them
 };
 
-template <int D, int W>
+template <int D, int Dist, int W>
 FASTINIT_HD void contig_work(const ContigArgs& a, uint64_t tid, uint64_t nthreads) {
   using L = Layout<D>;
   char* body = a.data + a.head * L::kSize;
   for (uint64_t c = tid; c < a.chunks; c += nthreads)
-    store_chunk<W>(body + 16 * c, chunk_bits<D>(a.p, (a.block0 + c * L::kBlocksPerChunk) & kBlockMask));
+    store_chunk<W>(body + 16 * c, chunk_bits<D, Dist>(a.p, (a.block0 + c * L::kBlocksPerChunk) & kBlockMask));
   // At most 3 + 7 edge elements: the first threads take one each.
   if (tid < a.head + a.tail) {
     const uint64_t i = tid < a.head ? tid : a.head + a.chunks * L::kPerChunk + (tid - a.head);
-    store_element<D>(a.data + i * L::kSize, element_bits_at<D>(a.p, a.e0 + i), false);
+    store_element<D>(a.data + i * L::kSize, element_bits_at<D, Dist>(a.p, a.e0 + i), false);
   }
 }
 
@@ -188,7 +192,7 @@ FASTINIT_HD void divmod(uint64_t a, uint64_t b, uint64_t& q, uint64_t& r) {
   }
 }
 
-template <int D>
+template <int D, int Dist>
 FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthreads) {
   using L = Layout<D>;
   const int nd = a.ndim;
@@ -216,7 +220,7 @@ FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthre
       rest = q;
     }
     for (; i < end; ++i, ++pos) {
-      store_element<D>(row + static_cast<int64_t>(col) * istride, element_bits<D>(a.p, r, pos), a.aligned);
+      store_element<D>(row + static_cast<int64_t>(col) * istride, element_bits<D, Dist>(a.p, r, pos), a.aligned);
       if (++col == inner && i + 1 < end) {
         col = 0;
         for (int d = nd - 2; d >= 0; --d) {
@@ -245,14 +249,14 @@ FASTINIT_HD uint64_t global_threads() {
 #endif
 }
 
-template <int D, int W>
+template <int D, int Dist, int W>
 __global__ void __launch_bounds__(kThreads) contig_kernel(const ContigArgs a) {
-  contig_work<D, W>(a, global_tid(), global_threads());
+  contig_work<D, Dist, W>(a, global_tid(), global_threads());
 }
 
-template <int D>
+template <int D, int Dist>
 __global__ void __launch_bounds__(kThreads) strided_kernel(const StridedArgs a) {
-  strided_work<D>(a, global_tid(), global_threads());
+  strided_work<D, Dist>(a, global_tid(), global_threads());
 }
 
 [[noreturn]] void throw_cuda(cudaError_t err) {
@@ -292,14 +296,14 @@ unsigned grid_for(uint64_t work, int sms) {
   return static_cast<unsigned>(std::max<uint64_t>(1, std::min(need, cap)));
 }
 
-template <int D>
+template <int D, int Dist>
 void launch_contig(const ContigArgs& a, int width, unsigned grid, cudaStream_t s) {
   switch (width) {
-    case 16: contig_kernel<D, 16><<<grid, kThreads, 0, s>>>(a); break;
-    case 8: contig_kernel<D, 8><<<grid, kThreads, 0, s>>>(a); break;
-    case 4: contig_kernel<D, 4><<<grid, kThreads, 0, s>>>(a); break;
-    case 2: contig_kernel<D, 2><<<grid, kThreads, 0, s>>>(a); break;
-    default: contig_kernel<D, 1><<<grid, kThreads, 0, s>>>(a); break;
+    case 16: contig_kernel<D, Dist, 16><<<grid, kThreads, 0, s>>>(a); break;
+    case 8: contig_kernel<D, Dist, 8><<<grid, kThreads, 0, s>>>(a); break;
+    case 4: contig_kernel<D, Dist, 4><<<grid, kThreads, 0, s>>>(a); break;
+    case 2: contig_kernel<D, Dist, 2><<<grid, kThreads, 0, s>>>(a); break;
+    default: contig_kernel<D, Dist, 1><<<grid, kThreads, 0, s>>>(a); break;
   }
 }
 
@@ -346,16 +350,25 @@ StridedArgs plan_strided(const FillTarget& t, const FillParams& p) {
   return a;
 }
 
-template <int D>
+template <int D, int Dist>
 void fill_typed(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s) {
   ContigArgs c;
   int width = 16;
   if (plan_contig<D>(t, p, c, width)) {
-    launch_contig<D>(c, width, grid_for(std::max(c.chunks, c.head + c.tail), sms), s);
+    launch_contig<D, Dist>(c, width, grid_for(std::max(c.chunks, c.head + c.tail), sms), s);
     return;
   }
   const StridedArgs a = plan_strided<D>(t, p);
-  strided_kernel<D><<<grid_for(a.groups, sms), kThreads, 0, s>>>(a);
+  strided_kernel<D, Dist><<<grid_for(a.groups, sms), kThreads, 0, s>>>(a);
+}
+
+template <int D>
+void fill_dist(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s) {
+  switch (p.dist) {
+    case kNormal: return fill_typed<D, kNormal>(t, p, sms, s);
+    case kTruncNormal: return fill_typed<D, kTruncNormal>(t, p, sms, s);
+    default: return fill_typed<D, kUniform>(t, p, sms, s);
+  }
 }
 
 }  // namespace cudafill
@@ -392,10 +405,10 @@ void fill_cuda(const FillTarget& target, const FillParams& p, int device, uintpt
   cudafill::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   const cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
   switch (p.dtype) {
-    case kFloat32: cudafill::fill_typed<kFloat32>(t, p, sms, s); break;
-    case kFloat64: cudafill::fill_typed<kFloat64>(t, p, sms, s); break;
-    case kFloat16: cudafill::fill_typed<kFloat16>(t, p, sms, s); break;
-    case kBFloat16: cudafill::fill_typed<kBFloat16>(t, p, sms, s); break;
+    case kFloat32: cudafill::fill_dist<kFloat32>(t, p, sms, s); break;
+    case kFloat64: cudafill::fill_dist<kFloat64>(t, p, sms, s); break;
+    case kFloat16: cudafill::fill_dist<kFloat16>(t, p, sms, s); break;
+    case kBFloat16: cudafill::fill_dist<kBFloat16>(t, p, sms, s); break;
     default: throw std::invalid_argument("unknown dtype code");
   }
   cudafill::check(cudaGetLastError());

@@ -4,6 +4,7 @@
 
 #include "kernels.h"
 #include "run_driver.h"
+#include "normal.h"
 #include "value.h"
 
 namespace fastinit {
@@ -19,18 +20,18 @@ struct Group {
   static uintptr_t store_align(int32_t) { return 1; }
   static void fence() {}
 
-  template <int32_t D>
+  template <int32_t D, int32_t Dist>
   static void store(const Keys& k, const FillParams& p, uint64_t block, void* dst, bool) {
     const Philox4 r = philox_block(k.seed, block);
     char* out = static_cast<char*>(dst);
     if (D == kFloat64) {
       for (int i = 0; i < 2; ++i) {
-        const double v = value_f64(r.v[2 * i], r.v[2 * i + 1], p);
+        const double v = value_f64_dist<Dist>(r.v[2 * i], r.v[2 * i + 1], p);
         memcpy(out + 8 * i, &v, 8);
       }
       return;
     }
-    for (int i = 0; i < 4; ++i) store_f32_family(D, out, i, value_f32(r.v[i], p));
+    for (int i = 0; i < 4; ++i) store_f32_family(D, out, i, value_f32_dist<Dist>(r.v[i], p));
   }
 };
 

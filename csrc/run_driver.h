@@ -1,9 +1,9 @@
 // The contiguous-run driver shared by the CPU paths. A path supplies a Group type:
 //   Group::kBlocks                      Philox blocks generated per step;
 //   Group::Keys(seed)                   the ten round keys, in whatever form it likes;
-//   Group::store<D>(keys, p, block, dst, nt)  writes all elements of blocks
+//   Group::store<D, Dist>(keys, p, block, dst, nt)  writes all elements of blocks
 //                                       [block, block + kBlocks) to dst as dtype D
-//                                       (nt: streaming);
+//                                       with distribution Dist (nt: streaming);
 //   Group::store_align(dtype)           bytes a streaming store must be aligned to;
 //   Group::fence()                      orders streaming stores before returning.
 // Heads and tails go through the same Group::store into a stack buffer, so every element
@@ -20,7 +20,7 @@
 
 namespace fastinit {
 
-template <class Group, int32_t D>
+template <class Group, int32_t D, int32_t Dist>
 static inline void run_groups_as(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
   const typename Group::Keys keys(p.seed);
   constexpr uint64_t wpe = D == kFloat64 ? 2 : 1;  // stream words per element
@@ -36,7 +36,7 @@ static inline void run_groups_as(const FillParams& p, void* dst, uint64_t n, uin
     while (count > 0) {
       const uint64_t word = e * wpe;  // wraps modulo 2^64 as the SPEC's word index does
       const uint64_t skip = (word & 3) / wpe;
-      Group::template store<D>(keys, p, word >> 2, buf, false);
+      Group::template store<D, Dist>(keys, p, word >> 2, buf, false);
       const uint64_t take = count < per_group - skip ? count : per_group - skip;
       memcpy(out, buf + skip * esz, take * esz);
       out += take * esz;
@@ -63,7 +63,7 @@ static inline void run_groups_as(const FillParams& p, void* dst, uint64_t n, uin
 
   const bool nt = stream && reinterpret_cast<uintptr_t>(out) % align == 0;
   for (; n >= per_group; n -= per_group) {
-    Group::template store<D>(keys, p, (e * wpe) >> 2, out, nt);
+    Group::template store<D, Dist>(keys, p, (e * wpe) >> 2, out, nt);
     out += per_group * esz;
     e += per_group;
   }
@@ -71,14 +71,24 @@ static inline void run_groups_as(const FillParams& p, void* dst, uint64_t n, uin
   if (nt) Group::fence();
 }
 
-// The dtype is dispatched once per run, so each Group::store<D> is straight-line code.
+template <class Group, int32_t Dist>
+static inline void run_groups_dist(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
+  switch (p.dtype) {
+    case kFloat32: return run_groups_as<Group, kFloat32, Dist>(p, dst, n, first, stream);
+    case kFloat64: return run_groups_as<Group, kFloat64, Dist>(p, dst, n, first, stream);
+    case kFloat16: return run_groups_as<Group, kFloat16, Dist>(p, dst, n, first, stream);
+    default: return run_groups_as<Group, kBFloat16, Dist>(p, dst, n, first, stream);
+  }
+}
+
+// (dtype, distribution) is dispatched once per run, so each Group::store<D, Dist> is
+// straight-line code.
 template <class Group>
 static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
-  switch (p.dtype) {
-    case kFloat32: return run_groups_as<Group, kFloat32>(p, dst, n, first, stream);
-    case kFloat64: return run_groups_as<Group, kFloat64>(p, dst, n, first, stream);
-    case kFloat16: return run_groups_as<Group, kFloat16>(p, dst, n, first, stream);
-    default: return run_groups_as<Group, kBFloat16>(p, dst, n, first, stream);
+  switch (p.dist) {
+    case kNormal: return run_groups_dist<Group, kNormal>(p, dst, n, first, stream);
+    case kTruncNormal: return run_groups_dist<Group, kTruncNormal>(p, dst, n, first, stream);
+    default: return run_groups_dist<Group, kUniform>(p, dst, n, first, stream);
   }
 }
 

@@ -159,6 +159,44 @@ int main() {
       }
     }
   }
+  // The normal family (docs/STREAM.md): normal and truncated normal, every dtype, with
+  // parameters that exercise every branch of ndtri (central, tail, far tail), the
+  // mirrored and unmirrored truncation, the clamp, and degenerate inputs.
+  struct NormalCase {
+    const char* what;
+    bool trunc;
+    double mean, std, a, b;
+  };
+  const NormalCase ncases[] = {
+      {"normal(0,1)", false, 0.0, 1.0, 0, 0},
+      {"normal(0.5,2)", false, 0.5, 2.0, 0, 0},
+      {"normal std=0", false, 1.5, 0.0, 0, 0},
+      {"trunc[-2,2]", true, 0.0, 1.0, -2.0, 2.0},
+      {"trunc[2,3]", true, 0.0, 1.0, 2.0, 3.0},
+      {"trunc[-2,2] std .1", true, 0.0, 0.1, -2.0, 2.0},
+      {"trunc[5,6]", true, 0.0, 1.0, 5.0, 6.0},
+      {"trunc[-40,-30]", true, 0.0, 1.0, -40.0, -30.0},
+      {"trunc[-1,9] m=1", true, 1.0, 1.0, -1.0, 9.0},
+      {"trunc NaN", true, 0.0, std::nan(""), -1.0, 1.0},
+  };
+  const uint64_t nsizes[] = {0, 1, 3, 5, 17, 63, 64, 65, 129, 257, 1000, 4099};
+  for (int32_t d : dtypes) {
+    for (const NormalCase& nc : ncases) {
+      for (size_t si = 0; si < sizeof seeds / sizeof seeds[0]; ++si) {
+        const FillParams p = nc.trunc ? fastinit::make_trunc_normal_params(d, nc.mean, nc.std, nc.a, nc.b, seeds[si])
+                                      : fastinit::make_normal_params(d, nc.mean, nc.std, seeds[si]);
+        const Bounds b{nc.what, nc.a, nc.b};
+        for (uint64_t n : nsizes) {
+          for (size_t fi = 0; fi < sizeof firsts / sizeof firsts[0]; ++fi) {
+            const size_t mis = misaligns[(fi + si) % (sizeof misaligns / sizeof misaligns[0])];
+            c.check(p, b, n, firsts[fi], mis, (fi + si) % 2 == 0);
+          }
+        }
+        // One long run per case: every lane pattern of the packed tail.
+        c.check(p, b, 100003, firsts[si], 0, si % 2 == 0);
+      }
+    }
+  }
   if (c.failed > kMaxPrinted) printf("... %ld more failures not shown\n", c.failed - kMaxPrinted);
   printf("%ld passed, %ld failed\n", c.passed, c.failed);
   return c.failed == 0 ? 0 : 1;
