@@ -386,5 +386,87 @@ def test_grid_stride_loop_covers_huge_strided_target():
     assert_same_bits(g, c, "transposed 8192x4097")
 
 
+# ---- normal and truncated normal (docs/STREAM.md) through the private binding ----------
+
+NORMAL_CASES = [
+    ("normal", (0.0, 1.0)),
+    ("normal", (0.25, 3.0)),
+    ("trunc", (0.0, 1.0, -2.0, 2.0)),
+    ("trunc", (0.0, 1.0, 2.0, 3.0)),
+    ("trunc", (0.0, 0.1, -2.0, 2.0)),
+    ("trunc", (0.0, 1.0, 5.0, 6.0)),
+    ("trunc", (1.0, 2.0, -3.0, 0.5)),
+]
+
+
+def _normal_fill_pair(kind, params, g, c, seed, offset, sizes=None, strides=None, gptr=None, cptr=None):
+    """Fill CUDA tensor g and CPU tensor c (same shape/strides) with the same stream."""
+    code = DTYPES.index(str(g.dtype).replace("torch.", ""))
+    esz = g.element_size()
+    sizes = list(g.shape) if sizes is None else sizes
+    strides = [s * esz for s in g.stride()] if strides is None else strides
+    gptr = g.data_ptr() if gptr is None else gptr
+    cptr = c.data_ptr() if cptr is None else cptr
+    stream = torch.cuda.current_stream(g.device).cuda_stream
+    if kind == "normal":
+        _C.fill_cuda_normal(gptr, g.device.index, stream, code, sizes, strides, *params, seed, offset)
+        _C.fill_normal(cptr, code, sizes, strides, *params, seed, offset)
+    else:
+        _C.fill_cuda_trunc_normal(gptr, g.device.index, stream, code, sizes, strides, *params, seed, offset)
+        _C.fill_trunc_normal(cptr, code, sizes, strides, *params, seed, offset)
+    torch.cuda.synchronize()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind,params", NORMAL_CASES, ids=[f"{k}{p}" for k, p in NORMAL_CASES])
+@pytest.mark.parametrize("n,offset", [(0, 0), (1, 3), (7, 2**32 - 3), (17, 2**64 - 5), (1_000_003, 0),
+                                      (1_000_003, 2**34 - 7), (100_001, 2**64 - 50_000)])
+def test_normal_family_contiguous_matches_cpu(dtype, kind, params, n, offset):
+    dt = tdtype(dtype)
+    g = torch.empty(n, dtype=dt, device="cuda")
+    c = torch.empty(n, dtype=dt)
+    _normal_fill_pair(kind, params, g, c, 0x0123456789ABCDEF, offset)
+    assert_same_bits(g, c, f"{kind}{params} {dtype} n={n} offset={offset}")
+    if kind == "trunc" and n:
+        lo, hi = params[2], params[3]
+        assert float(c.double().min()) >= float(torch.tensor(lo, dtype=dt)) - 0.0
+        assert float(c.double().max()) <= float(torch.tensor(hi, dtype=dt)) + 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", _views(), ids=[v[0] for v in _views()])
+@pytest.mark.parametrize("kind,params", [NORMAL_CASES[0], NORMAL_CASES[3]], ids=["normal", "trunc23"])
+def test_normal_family_views_match_cpu(dtype, case, kind, params):
+    _, n, make = case
+    dt = tdtype(dtype)
+    gbase = sentinel(n, dt, "cuda")
+    cbase = sentinel(n, dt, "cpu")
+    gv, cv = make(gbase), make(cbase)
+    _normal_fill_pair(kind, params, gv, cv, 77, 2**64 - 101)
+    assert_same_bits(gbase, cbase, f"{kind} {dtype} {case[0]}")
+    assert not torch.equal(bits(cbase), bits(sentinel(n, dt, "cpu"))), "the CPU fill wrote nothing"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_normal_family_byte_misaligned_and_negative_strides(dtype):
+    dt = tdtype(dtype)
+    esz = torch.empty((), dtype=dt).element_size()
+    n = 1001
+    for shift in (1, 3, 6):
+        graw = torch.full((n * esz + 32,), 0x5A, dtype=torch.uint8, device="cuda")
+        craw = torch.full((n * esz + 32,), 0x5A, dtype=torch.uint8)
+        g = graw[:n * esz].view(dt)
+        _normal_fill_pair("trunc", (0.0, 1.0, -1.0, 3.0), g, g.cpu(), 5, 2**32 - 1, sizes=[n], strides=[esz],
+                          gptr=graw.data_ptr() + shift, cptr=craw.data_ptr() + shift)
+        assert torch.equal(graw.cpu(), craw), f"{dtype} byte shift {shift}"
+    rows, cols = 33, 70
+    gbase = sentinel(rows * cols, dt, "cuda")
+    cbase = sentinel(rows * cols, dt, "cpu")
+    last = (rows * cols - 1) * esz
+    _normal_fill_pair("normal", (0.0, 2.0), gbase, cbase, 9, 2**64 - 50, sizes=[rows, cols - 3],
+                      strides=[-cols * esz, -esz], gptr=gbase.data_ptr() + last, cptr=cbase.data_ptr() + last)
+    assert_same_bits(gbase, cbase, f"{dtype} negative strides")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([os.path.abspath(__file__), "-q", "-m", "cuda"]))
