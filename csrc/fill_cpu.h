@@ -16,7 +16,7 @@ void prepare_cpu_target(const FillTarget& t, int32_t dtype);
 void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, uint64_t begin, uint64_t end);
 
 // Whether large contiguous fills advise MADV_HUGEPAGE on their 2 MiB-aligned interior
-// first. Default on; FASTINIT_HUGEPAGE=0 in the environment turns it off.
+// first. Default off; FASTINIT_HUGEPAGE=1 in the environment turns it on.
 void set_hugepage_advice(bool enabled);
 bool get_hugepage_advice();
 
