@@ -2,14 +2,26 @@
 
 Fills tensors and arrays in place with Philox4x32-10 values whose bits depend only on
 (seed, element index): identical across thread counts, SIMD paths, CPU and CUDA, memory
-layouts and shardings. Drop-in for torch.nn.init's uniform family. The stream is fixed by
-SPEC section 2 (stream version 1).
+layouts and shardings. Drop-in for torch.nn.init's uniform and normal families (and its
+constant fills). The uniform stream is fixed by SPEC section 2 (stream version 1), the normal
+and truncated-normal streams by docs/STREAM.md.
 """
 
 from __future__ import annotations
 
 from . import _C
-from ._api import kaiming_uniform_, uniform_, xavier_uniform_
+from ._api import (
+    constant_,
+    kaiming_normal_,
+    kaiming_uniform_,
+    normal_,
+    ones_,
+    trunc_normal_,
+    uniform_,
+    xavier_normal_,
+    xavier_uniform_,
+    zeros_,
+)
 from ._bound import calculate_gain, kaiming_bound
 
 __version__ = "0.1.0"
@@ -19,6 +31,13 @@ __all__ = [
     "uniform_",
     "kaiming_uniform_",
     "xavier_uniform_",
+    "normal_",
+    "kaiming_normal_",
+    "xavier_normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
     "calculate_gain",
     "kaiming_bound",
     "set_num_threads",

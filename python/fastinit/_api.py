@@ -1,17 +1,58 @@
 """The public init functions: torch.nn.init's signatures, check order, messages and
-return values, then keyword-only ``seed`` and ``offset`` (SPEC sections 3 and 4)."""
+return values, then keyword-only ``seed`` and ``offset`` (SPEC sections 3 and 4).
+
+Every random fill goes through one path, :func:`_fill`: torch's argument parsing of the
+Tensor method that torch.nn.init itself would call (``uniform_`` or ``normal_``), that
+method's checks in torch's order, the target's description (dtype, layout, overlap),
+the seed, then the kernel of the distribution. The front ends only compute the
+parameters, in torch's own Python operations, so that Python-level errors and warnings
+come out exactly as torch's.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
 from . import _C
-from ._bound import kaiming_bound_for, xavier_bound_for
+from ._bound import calculate_gain, correct_fan, fans, kaiming_bound_for, xavier_bound_for
 from ._seed import check_u64, numpy_seed, torch_seed
-from ._target import _torch, check_bounds, check_no_overlap, describe, is_torch_tensor
+from ._target import (
+    _BOUND_NAMES,
+    _FINFO_MAX,
+    _torch,
+    _torch_dtype_code,
+    _torch_dtype_label,
+    check_bounds,
+    check_no_overlap,
+    describe,
+    is_torch_tensor,
+)
 
-__all__ = ["uniform_", "kaiming_uniform_", "xavier_uniform_"]
+__all__ = [
+    "uniform_",
+    "kaiming_uniform_",
+    "xavier_uniform_",
+    "normal_",
+    "kaiming_normal_",
+    "xavier_normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+]
+
+# The torch Tensor methods whose argument parsing and checks are reproduced, with the
+# names torch's argument parser gives their parameters.
+_ARG_NAMES = {"uniform_": ("from", "to"), "normal_": ("mean", "std")}
+# The kernels of each distribution: (CPU, CUDA) names in fastinit._C.
+_KERNELS = {
+    "uniform": ("fill", "fill_cuda"),
+    "normal": ("fill_normal", "fill_cuda_normal"),
+    "trunc_normal": ("fill_trunc_normal", "fill_cuda_trunc_normal"),
+}
+_METHOD_OF = {"uniform": "uniform_", "normal": "normal_"}
 
 
 def _torch_function(fn, tensor, **kwargs):
@@ -22,13 +63,13 @@ def _torch_function(fn, tensor, **kwargs):
     return False, None
 
 
-def _as_bound(value, name: str, position: int) -> float:
+def _as_float(value, method: str, name: str, position: int) -> float:
     # torch's argument parser: a real number (bool included) or a 0-d tensor, else TypeError.
     if type(value) is float or type(value) is int or isinstance(value, numbers.Real):
         return float(value)
     if is_torch_tensor(value) and value.dim() == 0:
         return float(value)
-    raise TypeError(f"uniform_(): argument '{name}' (position {position}) must be float, not {_tp_name(value)}")
+    raise TypeError(f"{method}(): argument '{name}' (position {position}) must be float, not {_tp_name(value)}")
 
 
 def _tp_name(obj) -> str:
@@ -40,12 +81,12 @@ def _tp_name(obj) -> str:
     return f"{t.__module__}.{t.__qualname__}"
 
 
-def _check_generator(generator, is_torch: bool) -> None:
+def _check_generator(generator, is_torch: bool, method: str) -> None:
     if generator is None or not is_torch:
         return
     torch = _torch()
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"uniform_(): argument 'generator' must be torch.Generator, not {_tp_name(generator)}")
+        raise TypeError(f"{method}(): argument 'generator' must be torch.Generator, not {_tp_name(generator)}")
 
 
 def _shape(tensor):
@@ -55,29 +96,73 @@ def _shape(tensor):
     return tuple(shape)
 
 
-def _fill(tensor, lo, hi, generator, seed, offset):
-    """torch's uniform_ after argument parsing: dtype, bounds, overlap, then the fill."""
-    lo = _as_bound(lo, "from", 1)
-    hi = _as_bound(hi, "to", 2)
+def _fmt(x: float) -> str:
+    # C++ ostream's default formatting of a double (what torch's C++ messages use).
+    return "%g" % x
+
+
+def _check_normal_std(std: float, tensor, is_torch: bool) -> None:
+    """normal_'s std check, which torch runs before looking at the dtype (and also for
+    empty tensors). The meta implementation is torch's Python reference, which formats
+    the number with Python's repr and then checks the dtype."""
+    meta = is_torch and tensor.is_meta
+    if not std >= 0.0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std if meta else _fmt(std)}")
+    if meta and not (tensor.dtype.is_floating_point or tensor.dtype.is_complex):
+        raise RuntimeError(f"expected a floating-point or complex dtype, but got dtype={tensor.dtype}")
+
+
+def _describe(tensor, method: str, is_torch: bool):
+    """The target, refusing what torch's method refuses with its own dtype message."""
+    if method == "normal_" and is_torch and _torch_dtype_code(tensor) is None and not tensor.dtype.is_complex:
+        kernel = "normal_kernel_cuda" if tensor.device.type == "cuda" else "normal_kernel_cpu"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_torch_dtype_label(tensor.dtype)}'")
+    return describe(tensor, op=method)
+
+
+def _fill(tensor, kind, params, generator, seed, offset, checks=None):
+    """One validation and dispatch path for every random fill.
+
+    ``kind`` picks the kernel ("uniform": lo, hi; "normal": mean, std; "trunc_normal":
+    mean, std, a, b) and ``params`` are its arguments. ``checks`` is ``(method, args)``:
+    the torch Tensor method whose parsing and checks apply, and the arguments torch.nn.init
+    would give it; by default the kind's own method with ``params`` (trunc_normal_ passes
+    the method that torch's trunc_normal_ calls: ``normal_`` or ``uniform_``)."""
+    method, args = checks if checks is not None else (_METHOD_OF[kind], params)
+    n1, n2 = _ARG_NAMES[method]
+    x1 = _as_float(args[0], method, n1, 1)
+    x2 = _as_float(args[1], method, n2, 2)
+    is_torch = is_torch_tensor(tensor)
     if generator is not None:
-        _check_generator(generator, is_torch_tensor(tensor))
-    target = describe(tensor)
+        _check_generator(generator, is_torch, method)
+    if method == "normal_":
+        _check_normal_std(x2, tensor, is_torch)
+        # torch returns before its dtype dispatch for empty tensors
+        target = None if is_torch and tensor.numel() == 0 else _describe(tensor, method, is_torch)
+    else:
+        target = _describe(tensor, method, is_torch)
     offset = check_u64(offset, "offset")
     seed = None if seed is None else check_u64(seed, "seed")
-    check_bounds(lo, hi, target.dtype)
+    if target is None:
+        return tensor
+    if method == "uniform_":
+        check_bounds(x1, x2, target.dtype)
     if not target.contiguous:
         check_no_overlap(target.sizes, target.strides, target.itemsize)
+    # every check of torch's has passed: the kernel's own parameters
+    params = (x1, x2) if checks is None else _trunc_normal_params(*params)
     if target.numel == 0:  # torch draws nothing from the generator here either
         return tensor
     if seed is None:
         seed = torch_seed(generator) if target.is_torch else numpy_seed(generator)
     if target.device == "meta":
         return tensor
+    cpu, cuda = _KERNELS[kind]
     if target.device == "cuda":
-        _C.fill_cuda(target.ptr, target.device_index, target.stream, target.dtype, target.sizes,
-                     target.strides, lo, hi, seed, offset)
+        getattr(_C, cuda)(target.ptr, target.device_index, target.stream, target.dtype, target.sizes,
+                          target.strides, *params, seed, offset)
     else:
-        _C.fill(target.ptr, target.dtype, target.sizes, target.strides, lo, hi, seed, offset)
+        getattr(_C, cpu)(target.ptr, target.dtype, target.sizes, target.strides, *params, seed, offset)
     if target.is_torch:
         _bump_version(tensor)
     return tensor
@@ -85,11 +170,16 @@ def _fill(tensor, lo, hi, generator, seed, offset):
 
 def _bump_version(tensor) -> None:
     # The write bypasses autograd; bumping the version counter keeps autograd's
-    # saved-tensor checks honest, as torch's own in-place uniform_ does.
+    # saved-tensor checks honest, as torch's own in-place ops do.
     # torch.autograd.graph.increment_version is this call behind an isinstance check.
     inc = getattr(_torch()._C, "_increment_version", None)
     if inc is not None:
         inc((tensor,))
+
+
+# --------------------------------------------------------------------------
+# uniform family
+# --------------------------------------------------------------------------
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
@@ -104,7 +194,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
     handled, result = _torch_function(uniform_, tensor, a=a, b=b, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
-    return _fill(tensor, a, b, generator, seed, offset)
+    return _fill(tensor, "uniform", (a, b), generator, seed, offset)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *, seed=None, offset=0):
@@ -124,7 +214,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     bound = kaiming_bound_for(shape, a, mode, nonlinearity)
-    return _fill(tensor, -bound, bound, generator, seed, offset)
+    return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
@@ -132,4 +222,164 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
     U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))``. See :func:`uniform_` for
     ``seed`` and ``offset``."""
     bound = xavier_bound_for(_shape(tensor), gain)
-    return _fill(tensor, -bound, bound, generator, seed, offset)
+    return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
+
+
+# --------------------------------------------------------------------------
+# normal family (stream: docs/STREAM.md)
+# --------------------------------------------------------------------------
+
+
+def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
+    """Fill ``tensor`` in place with N(mean, std^2), as ``torch.nn.init.normal_``.
+
+    Each element's value depends only on ``(seed, offset + i)`` (one Philox word per
+    element for float32/float16/bfloat16, two for float64; docs/STREAM.md), whatever the
+    threads, SIMD path, device, layout or sharding. ``std`` must be >= 0 (torch's check
+    and message); ``std == 0`` fills ``mean``. Non-finite ``mean``/``std`` give what torch
+    gives: inf and nan values. See :func:`uniform_` for ``seed`` and ``offset``.
+    """
+    handled, result = _torch_function(normal_, tensor, mean=mean, std=std, generator=generator,
+                                      seed=seed, offset=offset)
+    if handled:
+        return result
+    return _fill(tensor, "normal", (mean, std), generator, seed, offset)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *, seed=None, offset=0):
+    """Kaiming (He) normal init, as ``torch.nn.init.kaiming_normal_``: N(0, std^2) with
+    ``std = gain / sqrt(fan)``, computed in torch's own operation order. Zero-element
+    tensors warn and are returned untouched. Bit for bit ``normal_(tensor, 0, std)`` with
+    the same seed. See :func:`uniform_` for ``seed`` and ``offset``."""
+    # torch's kaiming_normal_ has no __torch_function__ hook of its own
+    shape = _shape(tensor)
+    if 0 in shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    fan = correct_fan(shape, mode)
+    gain = calculate_gain(nonlinearity, a)
+    std = gain / math.sqrt(fan)
+    return _fill(tensor, "normal", (0, std), generator, seed, offset)
+
+
+def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
+    """Xavier (Glorot) normal init, as ``torch.nn.init.xavier_normal_``: N(0, std^2) with
+    ``std = gain * sqrt(2 / (fan_in + fan_out))``. Bit for bit ``normal_(tensor, 0, std)``
+    with the same seed. See :func:`uniform_` for ``seed`` and ``offset``."""
+    fan_in, fan_out = fans(_shape(tensor))
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return _fill(tensor, "normal", (0.0, std), generator, seed, offset)
+
+
+def _norm_cdf(x: float) -> float:
+    return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None, offset=0):
+    """Fill ``tensor`` with N(mean, std^2) truncated to [a, b], as
+    ``torch.nn.init.trunc_normal_``, by inversion (no rejection loop): each element
+    depends only on its own Philox word(s), and no mass piles up at ``a`` or ``b``.
+
+    Parity with torch: meta tensors are a no-op; the "mean is more than 2 std from
+    [a, b]" warning; torch's Python arithmetic (``std == 0`` raises ZeroDivisionError);
+    then the checks of the method torch's trunc_normal_ itself calls: ``normal_`` when the
+    interval holds more than 30% of the mass (infinite ``a``/``b`` allowed there),
+    ``uniform_(a, b)`` otherwise (so ``a > b``, or infinite bounds for a narrow interval,
+    raise torch's uniform_ error). A negative ``std`` that torch accepts gives the
+    distribution torch gives: that of ``|std|``. Where torch would return U(a, b) for a
+    non-finite ``mean`` or ``std``, fastinit raises ValueError instead.
+    See :func:`uniform_` for ``seed`` and ``offset``.
+    """
+    if is_torch_tensor(tensor) and tensor.is_meta:
+        return tensor
+    if (mean < a - 2 * std) or (mean > b + 2 * std):
+        warnings.warn(
+            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+            "The distribution of values may be incorrect.",
+            stacklevel=1,  # torch's stacklevel=2 from its helper: attributed to trunc_normal_ itself
+        )
+    p = _norm_cdf((b - mean) / std) - _norm_cdf((a - mean) / std)
+    if p > 0.3:
+        if is_torch_tensor(tensor):
+            # torch rounds the bounds to the tensor's dtype (and so refuses what that refuses)
+            tensor.new_tensor(a, device="cpu")
+            tensor.new_tensor(b, device="cpu")
+        checks = ("normal_", (mean, std))
+    else:
+        mode = max(a, min(mean, b))
+        -0.5 * ((mode - mean) / std) ** 2  # torch's log_peak: its OverflowError, if any
+        checks = ("uniform_", (a, b))
+    return _fill(tensor, "trunc_normal", (mean, std, a, b), generator, seed, offset, checks)
+
+
+def _trunc_normal_params(mean, std, a, b):
+    """The kernel's (mean, std, a, b) once torch's checks have passed. torch's rejection
+    sampler only uses std**2, so a negative std that gets this far means |std|."""
+    m, s, lo, hi = float(mean), abs(float(std)), float(a), float(b)
+    if not (math.isfinite(m) and math.isfinite(s)):
+        # torch would fill U(a, b) here (its acceptance test compares with nan)
+        raise ValueError(f"trunc_normal_: mean and std must be finite, got mean={m!r}, std={float(std)!r}")
+    return m, s, lo, hi
+
+
+# --------------------------------------------------------------------------
+# constants
+# --------------------------------------------------------------------------
+
+
+def _np_fill(array, val, op: str):
+    """ndarray fill with the checks of the random fills (dtype, writable, byte order,
+    overlap) and torch's fill_ conversion: a real number, refused if finite and beyond the
+    dtype's range, rounded through float32 for the 16-bit types as c10 does."""
+    import numpy as np
+
+    target = describe(array, op=op)
+    if not target.contiguous:
+        check_no_overlap(target.sizes, target.strides, target.itemsize)
+    if type(val) is float or type(val) is int or isinstance(val, numbers.Real):
+        v = float(val)
+    elif is_torch_tensor(val) and val.dim() == 0 and not val.dtype.is_complex:
+        v = float(val)
+    else:
+        raise TypeError(f"fastinit.{op}: val must be a real number, not {type(val).__name__}")
+    big = _FINFO_MAX[target.dtype]
+    if math.isfinite(v) and abs(v) > big:
+        raise RuntimeError(f"value cannot be converted to type {_BOUND_NAMES[target.dtype][0]} without overflow")
+    if target.itemsize == 2:
+        v = float(np.asarray(np.float32(v)).astype(array.dtype))  # exact in the 16-bit type
+    array.fill(v)
+    return array
+
+
+def _constant(tensor, val, op, seed, offset):
+    # seed and offset are accepted (and checked) so that every public init takes the same
+    # keyword arguments; a constant needs no stream.
+    check_u64(offset, "offset")
+    if seed is not None:
+        check_u64(seed, "seed")
+    if is_torch_tensor(tensor):
+        with _torch().no_grad():
+            return tensor.zero_() if op == "zeros_" else tensor.fill_(val)
+    return _np_fill(tensor, val, op)
+
+
+def constant_(tensor, val, *, seed=None, offset=0):
+    """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_`` (torch tensors: exactly
+    torch's ``fill_`` under ``no_grad``, so its dtypes, conversions and errors). NumPy
+    arrays get the value torch would store (rounded through float32 for the 16-bit types;
+    finite values beyond the dtype's range refused with torch's message) and the checks of
+    the other init functions. ``seed`` and ``offset`` are accepted and ignored."""
+    handled, result = _torch_function(constant_, tensor, val=val, seed=seed, offset=offset)
+    if handled:
+        return result
+    return _constant(tensor, val, "constant_", seed, offset)
+
+
+def ones_(tensor, *, seed=None, offset=0):
+    """Fill ``tensor`` with 1, as ``torch.nn.init.ones_``. See :func:`constant_`."""
+    return _constant(tensor, 1.0, "ones_", seed, offset)
+
+
+def zeros_(tensor, *, seed=None, offset=0):
+    """Fill ``tensor`` with 0, as ``torch.nn.init.zeros_``. See :func:`constant_`."""
+    return _constant(tensor, 0.0, "zeros_", seed, offset)
