@@ -46,7 +46,10 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Every public in-place init, discovered at import time, so that new ones are covered.
-INIT_FUNCS = sorted(n for n in fastinit.__all__ if n.endswith("_") and callable(getattr(fastinit, n, None)))
+# Whole-model init takes a module, not a tensor: it has its own tests (test_init_module.py).
+MODULE_FUNCS = {"init_module_"}
+INIT_FUNCS = sorted(n for n in fastinit.__all__
+                    if n.endswith("_") and n not in MODULE_FUNCS and callable(getattr(fastinit, n, None)))
 KNOWN = {"uniform_", "kaiming_uniform_", "xavier_uniform_"}
 
 HYP = dict(
@@ -73,7 +76,10 @@ MARGIN = 64  # sentinel bytes on each side of the region a view may touch
 
 RAISE, NOOP, FILL, MAYBE = "raise", "noop", "fill", "maybe"
 # torch's defaults, written out (the model in predict() unpacks them)
-DEFAULT_ARGS = {"uniform_": (0.0, 1.0), "kaiming_uniform_": (0, "fan_in", "leaky_relu"), "xavier_uniform_": (1.0,)}
+DEFAULT_ARGS = {"uniform_": (0.0, 1.0), "kaiming_uniform_": (0, "fan_in", "leaky_relu"), "xavier_uniform_": (1.0,),
+                "constant_": (0.5,)}  # other functions: torch's defaults
+# Functions that compute fans, so refuse fewer than 2 dimensions.
+NEEDS_2D = {"kaiming_uniform_", "xavier_uniform_", "kaiming_normal_", "xavier_normal_"}
 
 
 def test_init_functions_discovered():
@@ -460,7 +466,7 @@ def args_strategy(fname):
         return kaiming_args()
     if fname == "xavier_uniform_":
         return st.tuples(gain_value)
-    return st.just(())  # unknown functions: torch's defaults
+    return st.just(DEFAULT_ARGS.get(fname, ()))  # unknown functions: torch's defaults
 
 
 @st.composite
@@ -483,7 +489,7 @@ def good_args_strategy(fname):
             st.sampled_from(["leaky_relu", "leaky_relu", "relu", "tanh", "linear", "selu"]))
     if fname == "xavier_uniform_":
         return st.tuples(st.one_of(st.floats(0, 10), st.sampled_from([0.0, 1e-300, 1, 1e3])))
-    return st.just(())
+    return st.just(DEFAULT_ARGS.get(fname, ()))
 
 
 _U64_EDGES = [0, 1, 3, 4, 5, 2**31, 2**32 - 1, 2**32, 2**33 - 3, 2**34 - 2, 2**62, 2**63 - 1, 2**63, 2**64 - 7,
@@ -505,7 +511,7 @@ FAULTS = ["none"] * 8 + ["dtype", "readonly", "byteorder", "args", "seed", "offs
 
 def _min_ndim(fname, fault):
     # kaiming/xavier refuse fewer than 2 dims: keep such shapes for the "any" draws
-    return 2 if fname in ("kaiming_uniform_", "xavier_uniform_") and fault != "any" else 0
+    return 2 if fname in NEEDS_2D and fault != "any" else 0
 
 
 @pytest.mark.parametrize("fname", INIT_FUNCS)
@@ -611,7 +617,7 @@ def _named_views():
 @pytest.mark.parametrize("np_dt", VALID_NP, ids=lambda d: d.name)
 def test_named_views(fname, np_dt, name, layout):
     args = {"uniform_": (-0.75, 0.5), "kaiming_uniform_": (math.sqrt(5), "fan_in", "leaky_relu"),
-            "xavier_uniform_": (1.0,)}.get(fname, ())
+            "xavier_uniform_": (1.0,)}.get(fname, DEFAULT_ARGS.get(fname, ()))
     for backend in ("numpy", "torch"):
         if backend == "torch" and any(s < 0 for s in layout[2]):
             continue
@@ -671,7 +677,7 @@ def test_structured_field_views(fname, np_dt, pad_before, pad_after, shape, reve
     if reverse and v.ndim:
         v = v[::-1]
     args = DEFAULT_ARGS.get(fname, ())
-    if fname in ("kaiming_uniform_", "xavier_uniform_") and v.ndim < 2:
+    if fname in NEEDS_2D and v.ndim < 2:
         with pytest.raises(Exception):
             _call(fname, v, args, seed, 0)
         assert np.array_equal(raw, sentinel)

@@ -23,6 +23,8 @@ from ._api import (
     zeros_,
 )
 from ._bound import calculate_gain, kaiming_bound
+from ._module import init_module_
+from ._patch import patch_torch_init
 
 __version__ = "0.1.0"
 STREAM_VERSION = 1
@@ -38,6 +40,8 @@ __all__ = [
     "constant_",
     "ones_",
     "zeros_",
+    "init_module_",
+    "patch_torch_init",
     "calculate_gain",
     "kaiming_bound",
     "set_num_threads",
