@@ -327,15 +327,35 @@ def _trunc_normal_params(mean, std, a, b):
 # --------------------------------------------------------------------------
 
 
-def _np_fill(array, val, op: str):
-    """ndarray fill with the checks of the random fills (dtype, writable, byte order,
-    overlap) and torch's fill_ conversion: a real number, refused if finite and beyond the
-    dtype's range, rounded through float32 for the 16-bit types as c10 does."""
-    import numpy as np
-
-    target = describe(array, op=op)
+def _constant(tensor, val, op, seed, offset):
+    """The constant fills: the target checked as for the random fills (float dtypes,
+    writable, native byte order, no overlapping elements), then torch's own ``fill_`` /
+    ``zero_`` under ``no_grad`` for torch tensors (its conversions and errors), or the
+    value torch would store for NumPy arrays."""
+    # seed and offset are accepted (and checked) so that every public init takes the same
+    # keyword arguments; a constant needs no stream.
+    check_u64(offset, "offset")
+    if seed is not None:
+        check_u64(seed, "seed")
+    is_torch = is_torch_tensor(tensor)
+    if is_torch and _torch_dtype_code(tensor) is None and not tensor.dtype.is_complex:
+        raise TypeError(f"fastinit.{op}: unsupported dtype {tensor.dtype}; expected float32, float64, float16 "
+                        "or bfloat16")
+    target = describe(tensor, op=op)
     if not target.contiguous:
         check_no_overlap(target.sizes, target.strides, target.itemsize)
+    if is_torch:
+        with _torch().no_grad():
+            return tensor.zero_() if op == "zeros_" else tensor.fill_(val)
+    return _np_fill(tensor, target, val, op)
+
+
+def _np_fill(array, target, val, op: str):
+    """ndarray fill with torch's fill_ conversion: a real number, refused if finite and
+    beyond the dtype's range (torch's message), rounded through float32 for the 16-bit
+    types as c10 does."""
+    import numpy as np
+
     if type(val) is float or type(val) is int or isinstance(val, numbers.Real):
         v = float(val)
     elif is_torch_tensor(val) and val.dim() == 0 and not val.dtype.is_complex:
@@ -347,28 +367,19 @@ def _np_fill(array, val, op: str):
         raise RuntimeError(f"value cannot be converted to type {_BOUND_NAMES[target.dtype][0]} without overflow")
     if target.itemsize == 2:
         v = float(np.asarray(np.float32(v)).astype(array.dtype))  # exact in the 16-bit type
+    if not hasattr(array, "fill"):
+        raise TypeError(f"fastinit.{op}: {type(array).__name__} has no fill method")
     array.fill(v)
     return array
 
 
-def _constant(tensor, val, op, seed, offset):
-    # seed and offset are accepted (and checked) so that every public init takes the same
-    # keyword arguments; a constant needs no stream.
-    check_u64(offset, "offset")
-    if seed is not None:
-        check_u64(seed, "seed")
-    if is_torch_tensor(tensor):
-        with _torch().no_grad():
-            return tensor.zero_() if op == "zeros_" else tensor.fill_(val)
-    return _np_fill(tensor, val, op)
-
-
 def constant_(tensor, val, *, seed=None, offset=0):
-    """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_`` (torch tensors: exactly
-    torch's ``fill_`` under ``no_grad``, so its dtypes, conversions and errors). NumPy
-    arrays get the value torch would store (rounded through float32 for the 16-bit types;
-    finite values beyond the dtype's range refused with torch's message) and the checks of
-    the other init functions. ``seed`` and ``offset`` are accepted and ignored."""
+    """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_``: torch tensors through
+    torch's own ``fill_`` under ``no_grad`` (its conversions and errors), NumPy arrays with
+    the value torch would store (rounded through float32 for the 16-bit types; finite
+    values beyond the dtype's range refused with torch's message). The target is checked as
+    for the random fills: unlike torch, integer, bool and complex dtypes and overlapping
+    views are refused. ``seed`` and ``offset`` are accepted (checked) and ignored."""
     handled, result = _torch_function(constant_, tensor, val=val, seed=seed, offset=offset)
     if handled:
         return result
