@@ -67,6 +67,15 @@ MODES = {
 }
 DTYPES = ["float32", "bfloat16", "float16", "float64"]
 THREADS = [1, 2]
+# The normal family (issue 4): float32, pre-touched, fastinit against torch.nn.init's own.
+NORMAL_SIZES = {"quick": [10**6], "default": [10**5, 10**6, 10**7, 10**8],
+                "full": [10**5, 10**6, 10**7, 10**8]}
+NORMAL_CASES = {
+    "normal": (lambda t: fastinit.normal_(t, 0.0, 0.02, seed=SEED),
+               lambda t: torch.nn.init.normal_(t, 0.0, 0.02)),
+    "trunc_normal": (lambda t: fastinit.trunc_normal_(t, 0.0, 1.0, -2.0, 2.0, seed=SEED),
+                     lambda t: torch.nn.init.trunc_normal_(t, 0.0, 1.0, -2.0, 2.0)),
+}
 
 
 # ---------------------------------------------------------------------------
@@ -206,6 +215,27 @@ def bench_pretouched(cfg, dtypes, threads_list, use_torch, log):
     return rows
 
 
+def bench_normal_family(cfg, mode, threads_list, use_torch, log):
+    """normal_ and trunc_normal_ on float32, fastinit and torch, with the write limit of the
+    same buffer; rows carry case "normal" / "trunc_normal"."""
+    if not use_torch:
+        return []
+    rows = []
+    for n in NORMAL_SIZES[mode]:
+        t = torch.empty(n // COLS, COLS)
+        t.fill_(0.0)
+        for case, (fast, ref) in NORMAL_CASES.items():
+            for threads in threads_list:
+                set_threads(threads)
+                for op, fn in (("fastinit", lambda: fast(t)), ("torch", lambda: ref(t)),
+                               ("torch_fill", lambda: t.fill_(0.5))):
+                    rows.append(make_row(op, "float32", n, threads, *time_call(fn, cfg), case=case))
+                    log(format_row(rows[-1]))
+        del t
+        gc.collect()
+    return rows
+
+
 def bench_fresh(cfg, use_torch, log):
     """torch.empty + init per call (page faults included), float32 at FRESH_SIZE."""
     if not use_torch:
@@ -342,6 +372,9 @@ def targets(rows, max_threads):
     for threads in sorted({1, max_threads}):
         out.append(check(f"float32 1e3 {threads} thr no slower per call than torch", fi("float32", 10**3, threads),
                          "ratio_to_torch", 1.0))
+    for case in NORMAL_CASES:
+        out.append(check(f"{case}_ float32 1e8 {max_threads} thr >= 6x torch's {case}_",
+                         lookup(rows, "fastinit", "float32", big, max_threads, case), "ratio_to_torch", 6))
     return out
 
 
@@ -393,13 +426,16 @@ def plot(rows, dtypes, max_threads, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    panels = [(dtype, "pretouched", f"kaiming_uniform_ {dtype}") for dtype in dtypes]
+    panels += [("float32", case, f"{case}_ float32") for case in NORMAL_CASES
+               if any(r["case"] == case for r in rows)]
     ncols = 2
-    nrows = math.ceil(len(dtypes) / ncols)
+    nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 4.2 * nrows), squeeze=False)
     styles = [("fastinit", max_threads, "C0", "-"), ("fastinit", 1, "C0", ":"),
               ("torch", max_threads, "C1", "-"), ("torch", 1, "C1", ":"), ("numpy", 1, "C2", "-")]
-    for ax, dtype in zip(axes.flat, dtypes):
-        pre = [r for r in rows if r["dtype"] == dtype and r["case"] == "pretouched"]
+    for ax, (dtype, case, title) in zip(axes.flat, panels):
+        pre = [r for r in rows if r["dtype"] == dtype and r["case"] == case]
         for op, threads, color, ls in styles:
             pts = sorted((r["size"], r["gvals_per_s"]) for r in pre if r["op"] == op and r["threads"] == threads)
             if pts:
@@ -408,12 +444,12 @@ def plot(rows, dtypes, max_threads, path):
                         if r["threads"] == max_threads and r["write_limit_gb_per_s"]})
         if limit:
             ax.plot(*zip(*limit), color="k", ls="--", label=f"write limit {max_threads} thr")
-        ax.set(xscale="log", yscale="log", title=dtype, xlabel="elements", ylabel="G values / s")
+        ax.set(xscale="log", yscale="log", title=title, xlabel="elements", ylabel="G values / s")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(dtypes):]:
+    for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.suptitle("fastinit kaiming_uniform_ on CPU (pre-touched buffers)")
+    fig.suptitle("fastinit on CPU against torch.nn.init (pre-touched buffers)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -446,6 +482,7 @@ def main(argv=None):
     log(HEADER)
     t_start = time.perf_counter()
     rows = bench_pretouched(cfg, DTYPES, THREADS, use_torch, log)
+    rows += bench_normal_family(cfg, mode, THREADS, use_torch, log)
     rows += bench_fresh(cfg, use_torch, log)
     add_derived(rows)
     print_table(rows)
