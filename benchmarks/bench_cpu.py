@@ -227,8 +227,8 @@ def bench_normal_family(cfg, mode, threads_list, use_torch, log):
         for case, (fast, ref) in NORMAL_CASES.items():
             for threads in threads_list:
                 set_threads(threads)
-                for op, fn in (("fastinit", lambda: fast(t)), ("torch", lambda: ref(t)),
-                               ("torch_fill", lambda: t.fill_(0.5))):
+                for op, fn in (("fastinit", lambda t=t: fast(t)), ("torch", lambda t=t: ref(t)),
+                               ("torch_fill", lambda t=t: t.fill_(0.5))):
                     rows.append(make_row(op, "float32", n, threads, *time_call(fn, cfg), case=case))
                     log(format_row(rows[-1]))
         del t

@@ -135,10 +135,10 @@ def main() -> int:
                 continue
             t = torch.empty(n // COLS, COLS, dtype=dt, device="cuda")
             ops = {
-                "fastinit.uniform_(seed)": lambda: fastinit.uniform_(t, -1.0, 1.0, seed=1),
-                "fastinit.kaiming_uniform_": lambda: fastinit.kaiming_uniform_(t, a=5**0.5),
-                "torch kaiming_uniform_": lambda: torch.nn.init.kaiming_uniform_(t, a=5**0.5),
-                "zero_ (write limit)": lambda: t.zero_(),
+                "fastinit.uniform_(seed)": lambda t=t: fastinit.uniform_(t, -1.0, 1.0, seed=1),
+                "fastinit.kaiming_uniform_": lambda t=t: fastinit.kaiming_uniform_(t, a=5**0.5),
+                "torch kaiming_uniform_": lambda t=t: torch.nn.init.kaiming_uniform_(t, a=5**0.5),
+                "zero_ (write limit)": lambda t=t: t.zero_(),
             }
             res = {k: time_op(fn, n) for k, fn in ops.items()}
             t_torch = res["torch kaiming_uniform_"][0]

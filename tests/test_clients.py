@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import pytest
 
@@ -32,8 +31,7 @@ nn = torch.nn
 import fastinit  # noqa: E402
 from fastinit._module import init_module_  # noqa: E402
 from fastinit._patch import patch_torch_init  # noqa: E402
-from test_init_module import (NORMAL_OK, NORMAL_WHY, check_const, check_normal,  # noqa: E402
-                              check_spec, ks_same)
+from test_init_module import (NORMAL_OK, NORMAL_WHY, check_const, check_spec, ks_same)
 
 needs_normal = pytest.mark.skipif(not NORMAL_OK, reason=NORMAL_WHY)
 _HERE = os.path.dirname(os.path.abspath(__file__))

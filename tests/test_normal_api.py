@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import fastinit
+from helpers import Deferring as _Deferring, Recorder as _Recorder
 
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 NP_DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
@@ -533,24 +534,6 @@ def test_zero_element_draws_like_torch():
 # --------------------------------------------------------------------------
 # __torch_function__, identity, autograd
 # --------------------------------------------------------------------------
-
-
-class _Recorder(torch.Tensor):
-    log = []
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        cls.log.append((func, types, args, dict(kwargs or {})))
-        return "dispatched"
-
-
-class _Deferring(torch.Tensor):
-    log = []
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        cls.log.append(func)
-        return super().__torch_function__(func, types, args, kwargs or {})
 
 
 @pytest.mark.parametrize(

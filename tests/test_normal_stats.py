@@ -21,22 +21,17 @@ import math
 import warnings
 import zlib
 
-import ml_dtypes
 import numpy as np
 import pytest
 import scipy.stats
 import torch
 
 import fastinit
+from helpers import NP_DTYPES, TORCH_DTYPES, all_finite_values, storage_round
 
-TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-                "bfloat16": torch.bfloat16}
-NP_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16),
-             "bfloat16": np.dtype(ml_dtypes.bfloat16)}
 ALL = list(TORCH_DTYPES)
 Z = 6.0
 P_MIN = 1e-6
-
 
 # --------------------------------------------------------------------------
 # helpers
@@ -52,25 +47,6 @@ def fill(fn, dt, n, *args, seed, kind="torch", **kw):
     a = np.empty(n, dtype=NP_DTYPES[dt])
     assert getattr(fastinit, fn)(a, *args, seed=seed, **kw) is a
     return a.astype(np.float64)
-
-
-def storage_round(x, dt):
-    """x rounded to the storage type as the kernels round parameters (via float32 for
-    the 16-bit types)."""
-    if dt == "float64" or not math.isfinite(x):
-        return float(x)
-    v = np.float32(x)
-    if dt == "float32":
-        return float(v)
-    return float(np.asarray(v).astype(NP_DTYPES[dt]).astype(np.float64))
-
-
-def all_finite_values(dt):
-    """Every finite value of a 16-bit float type, sorted, +0/-0 merged."""
-    bits = np.arange(1 << 16, dtype=np.uint16)
-    with np.errstate(invalid="ignore"):
-        v = bits.view(NP_DTYPES[dt]).astype(np.float64)
-    return np.unique(v[np.isfinite(v)])
 
 
 def storage_pmf(dt, dist):

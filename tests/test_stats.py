@@ -38,26 +38,14 @@ moments would be the wrong target).
 
 import math
 
-import ml_dtypes
 import numpy as np
 import pytest
 import scipy.stats
 import torch
 
 import fastinit
+from helpers import NP_DTYPES, TORCH_DTYPES, all_finite_values, storage_round
 
-TORCH_DTYPES = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-}
-NP_DTYPES = {
-    "float32": np.dtype(np.float32),
-    "float64": np.dtype(np.float64),
-    "float16": np.dtype(np.float16),
-    "bfloat16": np.dtype(ml_dtypes.bfloat16),
-}
 ALL = list(TORCH_DTYPES)
 Z = 6.0  # |z| threshold, two-sided p ~ 2e-9 .. 1e-6 over the tests below
 P_MIN = 1e-6
@@ -79,26 +67,6 @@ def fill(kind, dt, n, lo, hi, seed, offset=0):
     r = fastinit.uniform_(a, lo, hi, seed=seed, offset=offset)
     assert r is a
     return a.astype(np.float64)
-
-
-def storage_round(x, dt):
-    """Round a Python float to the storage dtype (through float32 for the
-    16-bit types, as the kernel does; exact for the bounds used here)."""
-    if dt == "float64":
-        return float(x)
-    v = np.float32(x)
-    if dt == "float32":
-        return float(v)
-    return float(np.asarray(v).astype(NP_DTYPES[dt]).astype(np.float64))
-
-
-def all_finite_values(dt):
-    """Every finite value of a 16-bit float type, sorted, +0/-0 merged."""
-    bits = np.arange(1 << 16, dtype=np.uint16)
-    with np.errstate(invalid="ignore"):
-        v = bits.view(NP_DTYPES[dt]).astype(np.float64)
-    v = v[np.isfinite(v)]
-    return np.unique(v)  # -0.0 == 0.0 -> merged
 
 
 def storage_pmf(dt, lo, hi):

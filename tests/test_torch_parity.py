@@ -16,6 +16,7 @@ import scipy.stats
 import torch
 
 import fastinit
+from helpers import Deferring as _Deferring, Recorder as _Recorder
 
 try:  # independent NumPy implementation of the SPEC stream (other helper)
     from reference import expected as ref_expected
@@ -437,24 +438,6 @@ def test_zero_element_kaiming_does_not_touch_generators():
 # --------------------------------------------------------------------------
 # __torch_function__
 # --------------------------------------------------------------------------
-
-
-class _Recorder(torch.Tensor):
-    log = []
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        cls.log.append((func, types, args, dict(kwargs or {})))
-        return "dispatched"
-
-
-class _Deferring(torch.Tensor):
-    log = []
-
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        cls.log.append(func)
-        return super().__torch_function__(func, types, args, kwargs or {})
 
 
 @pytest.mark.parametrize(
