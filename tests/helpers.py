@@ -4,6 +4,7 @@ directory on sys.path)."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import ml_dtypes
 import numpy as np
@@ -54,3 +55,36 @@ class Deferring(torch.Tensor):
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         cls.log.append(func)
         return super().__torch_function__(func, types, args, kwargs or {})
+
+
+def run_init(mod, name, make, args, kwargs):
+    """Call mod.<name>(make(), *args, **kwargs): (outcome, warnings, target, copy before).
+    The outcome is ("ok", returned the target) or ("raise", type, message), so torch and
+    fastinit can be compared call for call."""
+    t = make()
+    before = t.detach().clone() if isinstance(t, torch.Tensor) else None
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            r = getattr(mod, name)(t, *args, **kwargs)
+            out = ("ok", r is t)
+        except Exception as e:  # noqa: BLE001
+            out = ("raise", type(e), str(e))
+    warns = [(x.category, str(x.message)) for x in w]
+    return out, warns, t, before
+
+
+def filled(*shape, dtype=torch.float32):
+    """A maker of a tensor of this shape holding 7.0."""
+    return lambda: torch.full(shape, 7.0).to(dtype)
+
+
+def expanded(*shape, dtype=torch.float32):
+    """A maker of an expanded (overlapping) view of this shape."""
+    return lambda: torch.full((1,) + shape[1:], 7.0).to(dtype).expand(*shape)
+
+
+def case_id(c):
+    name, make, args, kwargs = c
+    t = make()
+    return f"{name}-{tuple(t.shape)}-{str(t.dtype)[6:]}-{args}-{kwargs}"

@@ -20,6 +20,7 @@ import torch
 
 import fastinit
 from helpers import Deferring as _Deferring, Recorder as _Recorder
+from helpers import case_id as _case_id, expanded as _expanded, filled as _e, run_init as _run
 
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 NP_DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
@@ -193,28 +194,6 @@ def test_normal_non_finite_parameters_like_torch():
 # --------------------------------------------------------------------------
 
 
-def _run(mod, name, make, args, kwargs):
-    t = make()
-    before = t.detach().clone() if isinstance(t, torch.Tensor) else None
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        try:
-            r = getattr(mod, name)(t, *args, **kwargs)
-            out = ("ok", r is t)
-        except Exception as e:  # noqa: BLE001
-            out = ("raise", type(e), str(e))
-    warns = [(x.category, str(x.message)) for x in w]
-    return out, warns, t, before
-
-
-def _e(*shape, dtype=torch.float32):
-    return lambda: torch.full(shape, 7.0).to(dtype)
-
-
-def _expanded(*shape, dtype=torch.float32):
-    return lambda: torch.full((1,) + shape[1:], 7.0).to(dtype).expand(*shape)
-
-
 _GEN = torch.Generator()
 _INF, _NAN = math.inf, math.nan
 I32, I64, U8, BOOL, F16, BF16, F64 = torch.int32, torch.int64, torch.uint8, torch.bool, torch.float16, torch.bfloat16, torch.float64
@@ -374,12 +353,6 @@ CASES = [
     ("zeros_", _e(5), (), {}),
     ("zeros_", _e(0), (), {}),
 ]
-
-
-def _case_id(c):
-    name, make, args, kwargs = c
-    t = make()
-    return f"{name}-{tuple(t.shape)}-{str(t.dtype)[6:]}-{args}-{kwargs}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])

@@ -17,6 +17,7 @@ import torch
 
 import fastinit
 from helpers import Deferring as _Deferring, Recorder as _Recorder
+from helpers import case_id as _case_id, expanded as _expanded, filled as _e, run_init as _run
 
 try:  # independent NumPy implementation of the SPEC stream (other helper)
     from reference import expected as ref_expected
@@ -267,28 +268,6 @@ def test_calculate_gain_errors():
 # --------------------------------------------------------------------------
 
 
-def _run(mod, name, make, args, kwargs):
-    t = make()
-    before = t.detach().clone()
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        try:
-            r = getattr(mod, name)(t, *args, **kwargs)
-            out = ("ok", r is t)
-        except Exception as e:  # noqa: BLE001
-            out = ("raise", type(e), str(e))
-    warns = [(x.category, str(x.message)) for x in w]
-    return out, warns, t, before
-
-
-def _e(*shape, dtype=torch.float32):
-    return lambda: torch.full(shape, 7.0).to(dtype)
-
-
-def _expanded(*shape):
-    return lambda: torch.full((1,) + shape[1:], 7.0).expand(*shape)
-
-
 _GEN = torch.Generator()
 CASES = [
     # kaiming_uniform_
@@ -388,12 +367,6 @@ CASES = [
     ("uniform_", _e(), (0.0, 1.0), {}),
     ("uniform_", _e(5), (0.0, 1.0), {"generator": _GEN}),
 ]
-
-
-def _case_id(c):
-    name, make, args, kwargs = c
-    t = make()
-    return f"{name}-{tuple(t.shape)}-{str(t.dtype)[6:]}-{args}-{kwargs}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
