@@ -21,9 +21,13 @@ using namespace fastinit;
 
 namespace {
 
+// istrides empty: the row-major strides of sizes (a whole tensor); otherwise the stream
+// index strides of a box of a larger tensor (fill.h).
 FillTarget make_target(uintptr_t ptr, const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
-                       uint64_t offset) {
+                       uint64_t offset, const std::vector<int64_t>& istrides) {
   if (sizes.size() != strides.size()) throw std::invalid_argument("sizes and strides differ in length");
+  if (!istrides.empty() && istrides.size() != sizes.size())
+    throw std::invalid_argument("sizes and index strides differ in length");
   if (sizes.size() > static_cast<size_t>(kMaxDims))
     throw std::invalid_argument("fastinit supports at most " + std::to_string(kMaxDims) + " dimensions");
   FillTarget t{};
@@ -33,6 +37,12 @@ FillTarget make_target(uintptr_t ptr, const std::vector<int64_t>& sizes, const s
     if (sizes[d] < 0) throw std::invalid_argument("negative size");
     t.sizes[d] = sizes[d];
     t.strides[d] = strides[d];
+  }
+  int64_t acc = 1;
+  for (size_t d = sizes.size(); d-- > 0;) {
+    if (!istrides.empty() && istrides[d] < 0) throw std::invalid_argument("negative index stride");
+    t.istrides[d] = istrides.empty() ? acc : istrides[d];
+    acc *= std::max<int64_t>(sizes[d], 1);
   }
   t.offset = offset;
   return t;
@@ -47,8 +57,9 @@ void check_dtype(int dtype) {
 // between which Ctrl-C is honoured: the fill then stops with a KeyboardInterrupt,
 // leaving the target partly filled.
 void cpu_fill(uintptr_t ptr, int dtype, const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides,
-              uint64_t offset, const std::string& isa, int threads, const FillParams& p) {
-  const FillTarget t = make_target(ptr, sizes, strides, offset);
+              uint64_t offset, const std::vector<int64_t>& istrides, const std::string& isa, int threads,
+              const FillParams& p) {
+  const FillTarget t = make_target(ptr, sizes, strides, offset, istrides);
   const int which = isa.empty() ? active_isa() : isa_from_name(isa);
   if (which < 0 || !isa_supported(which)) throw std::invalid_argument("ISA '" + isa + "' is not available");
   const RunKernel kernel = isa_kernel(which);
@@ -69,8 +80,9 @@ void cpu_fill(uintptr_t ptr, int dtype, const std::vector<int64_t>& sizes, const
 
 #if defined(FASTINIT_WITH_CUDA)
 void cuda_fill(uintptr_t ptr, int device, uintptr_t stream, const std::vector<int64_t>& sizes,
-               const std::vector<int64_t>& strides, uint64_t offset, const FillParams& p) {
-  const FillTarget t = make_target(ptr, sizes, strides, offset);
+               const std::vector<int64_t>& strides, uint64_t offset, const std::vector<int64_t>& istrides,
+               const FillParams& p) {
+  const FillTarget t = make_target(ptr, sizes, strides, offset, istrides);
   py::gil_scoped_release nogil;
   fill_cuda(t, p, device, stream);
 }
@@ -94,81 +106,84 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "fill",
       [](uintptr_t ptr, int dtype, std::vector<int64_t> sizes, std::vector<int64_t> strides, double lo, double hi,
-         uint64_t seed, uint64_t offset, const std::string& isa, int threads) {
+         uint64_t seed, uint64_t offset, const std::string& isa, int threads, std::vector<int64_t> istrides) {
         check_dtype(dtype);
-        cpu_fill(ptr, dtype, sizes, strides, offset, isa, threads, make_fill_params(dtype, lo, hi, seed));
+        cpu_fill(ptr, dtype, sizes, strides, offset, istrides, isa, threads, make_fill_params(dtype, lo, hi, seed));
       },
       py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("lo"), py::arg("hi"),
-      py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0);
+      py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0,
+      py::arg("istrides") = std::vector<int64_t>{});
 
   m.def(
       "fill_normal",
       [](uintptr_t ptr, int dtype, std::vector<int64_t> sizes, std::vector<int64_t> strides, double mean,
-         double std, uint64_t seed, uint64_t offset, const std::string& isa, int threads) {
+         double std, uint64_t seed, uint64_t offset, const std::string& isa, int threads, std::vector<int64_t> istrides) {
         check_dtype(dtype);
-        cpu_fill(ptr, dtype, sizes, strides, offset, isa, threads, make_normal_params(dtype, mean, std, seed));
+        cpu_fill(ptr, dtype, sizes, strides, offset, istrides, isa, threads, make_normal_params(dtype, mean, std, seed));
       },
       py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("mean"), py::arg("std"),
-      py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0);
+      py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0,
+      py::arg("istrides") = std::vector<int64_t>{});
 
   m.def(
       "fill_trunc_normal",
       [](uintptr_t ptr, int dtype, std::vector<int64_t> sizes, std::vector<int64_t> strides, double mean,
-         double std, double a, double b, uint64_t seed, uint64_t offset, const std::string& isa, int threads) {
+         double std, double a, double b, uint64_t seed, uint64_t offset, const std::string& isa, int threads, std::vector<int64_t> istrides) {
         check_dtype(dtype);
-        cpu_fill(ptr, dtype, sizes, strides, offset, isa, threads,
+        cpu_fill(ptr, dtype, sizes, strides, offset, istrides, isa, threads,
                  make_trunc_normal_params(dtype, mean, std, a, b, seed));
       },
       py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("mean"), py::arg("std"),
-      py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0);
+      py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0,
+      py::arg("istrides") = std::vector<int64_t>{});
 
   m.def(
       "fill_cuda",
       [](uintptr_t ptr, int device, uintptr_t stream, int dtype, std::vector<int64_t> sizes,
-         std::vector<int64_t> strides, double lo, double hi, uint64_t seed, uint64_t offset) {
+         std::vector<int64_t> strides, double lo, double hi, uint64_t seed, uint64_t offset, std::vector<int64_t> istrides) {
         check_dtype(dtype);
 #if defined(FASTINIT_WITH_CUDA)
-        cuda_fill(ptr, device, stream, sizes, strides, offset, make_fill_params(dtype, lo, hi, seed));
+        cuda_fill(ptr, device, stream, sizes, strides, offset, istrides, make_fill_params(dtype, lo, hi, seed));
 #else
         (void)ptr, (void)device, (void)stream, (void)sizes, (void)strides, (void)lo, (void)hi, (void)seed,
-            (void)offset;
+            (void)offset, (void)istrides;
         no_cuda();
 #endif
       },
       py::arg("ptr"), py::arg("device"), py::arg("stream"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"),
-      py::arg("lo"), py::arg("hi"), py::arg("seed"), py::arg("offset"));
+      py::arg("lo"), py::arg("hi"), py::arg("seed"), py::arg("offset"), py::arg("istrides") = std::vector<int64_t>{});
 
   m.def(
       "fill_cuda_normal",
       [](uintptr_t ptr, int device, uintptr_t stream, int dtype, std::vector<int64_t> sizes,
-         std::vector<int64_t> strides, double mean, double std, uint64_t seed, uint64_t offset) {
+         std::vector<int64_t> strides, double mean, double std, uint64_t seed, uint64_t offset, std::vector<int64_t> istrides) {
         check_dtype(dtype);
 #if defined(FASTINIT_WITH_CUDA)
-        cuda_fill(ptr, device, stream, sizes, strides, offset, make_normal_params(dtype, mean, std, seed));
+        cuda_fill(ptr, device, stream, sizes, strides, offset, istrides, make_normal_params(dtype, mean, std, seed));
 #else
         (void)ptr, (void)device, (void)stream, (void)sizes, (void)strides, (void)mean, (void)std, (void)seed,
-            (void)offset;
+            (void)offset, (void)istrides;
         no_cuda();
 #endif
       },
       py::arg("ptr"), py::arg("device"), py::arg("stream"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"),
-      py::arg("mean"), py::arg("std"), py::arg("seed"), py::arg("offset"));
+      py::arg("mean"), py::arg("std"), py::arg("seed"), py::arg("offset"), py::arg("istrides") = std::vector<int64_t>{});
 
   m.def(
       "fill_cuda_trunc_normal",
       [](uintptr_t ptr, int device, uintptr_t stream, int dtype, std::vector<int64_t> sizes,
-         std::vector<int64_t> strides, double mean, double std, double a, double b, uint64_t seed, uint64_t offset) {
+         std::vector<int64_t> strides, double mean, double std, double a, double b, uint64_t seed, uint64_t offset, std::vector<int64_t> istrides) {
         check_dtype(dtype);
 #if defined(FASTINIT_WITH_CUDA)
-        cuda_fill(ptr, device, stream, sizes, strides, offset, make_trunc_normal_params(dtype, mean, std, a, b, seed));
+        cuda_fill(ptr, device, stream, sizes, strides, offset, istrides, make_trunc_normal_params(dtype, mean, std, a, b, seed));
 #else
         (void)ptr, (void)device, (void)stream, (void)sizes, (void)strides, (void)mean, (void)std, (void)a, (void)b,
-            (void)seed, (void)offset;
+            (void)seed, (void)offset, (void)istrides;
         no_cuda();
 #endif
       },
       py::arg("ptr"), py::arg("device"), py::arg("stream"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"),
-      py::arg("mean"), py::arg("std"), py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("offset"));
+      py::arg("mean"), py::arg("std"), py::arg("a"), py::arg("b"), py::arg("seed"), py::arg("offset"), py::arg("istrides") = std::vector<int64_t>{});
 
   // Private test hooks: the scalar elementary functions of normal.h (the reference every
   // path matches bit for bit). Vectorised: a float or an array in, the same shape out.

@@ -48,18 +48,47 @@ using RunKernel = void (*)(const FillParams& p, void* dst, uint64_t n, uint64_t 
 
 // A strided target: element (i_0..i_{d-1}) lives at data + sum(i_k * strides[k]) bytes
 // (strides in bytes, any sign, any alignment) and gets stream index
-// offset + row-major(i), modulo 2^64.
+// offset + sum(i_k * istrides[k]), modulo 2^64. For a whole tensor istrides are the
+// row-major strides of its own sizes; for a box of a larger (sharded) tensor they are the
+// row-major strides of the global shape and offset is the box corner's global index, so
+// a shard gets exactly the values the whole tensor holds there (SPEC section 2).
 struct FillTarget {
   void* data;
   int32_t ndim;
   int64_t sizes[kMaxDims];
   int64_t strides[kMaxDims];
+  int64_t istrides[kMaxDims];
   uint64_t offset;
 };
 
-// Drops size-1 dims and merges dims that are contiguous in memory and in logical order,
-// so the innermost dim is the longest possible run. Returns false if it has no element.
+// Drops size-1 dims and merges neighbouring dims that are contiguous both in memory and
+// in stream index, so the innermost dim is the longest possible run. Returns false if
+// the target has no element.
 bool coalesce(FillTarget& t);
+
+// The number of trailing elements (in the coalesced target's row-major order) whose
+// stream indices are consecutive: the product of the trailing dims whose index strides
+// are row-major with a unit innermost stride; 1 if the innermost index stride is not 1.
+// Position pos of the target then has stream index stream_index(t, pos).
+static inline uint64_t stream_run(const FillTarget& t) {
+  uint64_t run = 1;
+  for (int d = t.ndim - 1; d >= 0; --d) {
+    if (t.istrides[d] != static_cast<int64_t>(run)) break;
+    run *= static_cast<uint64_t>(t.sizes[d]);
+  }
+  return run;
+}
+
+// Stream index of the element at row-major position pos (modulo 2^64).
+static inline uint64_t stream_index(const FillTarget& t, uint64_t pos) {
+  uint64_t e = t.offset;
+  for (int d = t.ndim - 1; d >= 0 && pos != 0; --d) {
+    const uint64_t n = static_cast<uint64_t>(t.sizes[d]);
+    e += (pos % n) * static_cast<uint64_t>(t.istrides[d]);
+    pos /= n;
+  }
+  return e;
+}
 
 }  // namespace fastinit
 

@@ -186,18 +186,22 @@ bool coalesce(FillTarget& t) {
   for (int d = 0; d < t.ndim; ++d) {
     if (t.sizes[d] == 0) return false;
     if (t.sizes[d] == 1) continue;
-    if (nd > 0 && t.strides[nd - 1] == t.strides[d] * t.sizes[d]) {
+    if (nd > 0 && t.strides[nd - 1] == t.strides[d] * t.sizes[d] &&
+        t.istrides[nd - 1] == t.istrides[d] * t.sizes[d]) {
       t.sizes[nd - 1] *= t.sizes[d];
       t.strides[nd - 1] = t.strides[d];
+      t.istrides[nd - 1] = t.istrides[d];
       continue;
     }
     t.sizes[nd] = t.sizes[d];
     t.strides[nd] = t.strides[d];
+    t.istrides[nd] = t.istrides[d];
     ++nd;
   }
   if (nd == 0) {  // a single element
     t.sizes[0] = 1;
     t.strides[0] = 0;
+    t.istrides[0] = 1;
     nd = 1;
   }
   t.ndim = nd;
@@ -224,8 +228,13 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, 
   const uint64_t total = numel(t);
   end = std::min(end, total);
   if (begin >= end) return;
-  const int64_t inner = t.sizes[nd - 1], istride = t.strides[nd - 1];
-  const bool direct = istride == esz && (inner >= kDirectMinRun || nd == 1);
+  const int64_t inner = t.sizes[nd - 1], mstride = t.strides[nd - 1];
+  // Positions [k * run, (k + 1) * run) have consecutive stream indices; a kernel call
+  // never crosses such a boundary (a whole tensor is one run; a box of a sharded tensor
+  // has one per row of the box).
+  const uint64_t run = stream_run(t);
+  auto first_index = [&](uint64_t pos) { return run >= total ? t.offset + pos : stream_index(t, pos); };
+  const bool direct = mstride == esz && run > 1 && (inner >= kDirectMinRun || nd == 1);
   const bool stream = direct && total * esz >= kStreamMinBytes && inner * esz >= 4096;
 
   const uint64_t count = end - begin;
@@ -262,8 +271,8 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, 
     };
     if (direct) {
       while (pos < stop) {
-        const uint64_t len = std::min<uint64_t>(static_cast<uint64_t>(inner - col), stop - pos);
-        kernel(p, row + col * istride, len, t.offset + pos, stream);
+        const uint64_t len = std::min({static_cast<uint64_t>(inner - col), stop - pos, run - pos % run});
+        kernel(p, row + col * mstride, len, first_index(pos), stream);
         pos += len;
         col += static_cast<int64_t>(len);
         if (col == inner) next_row();
@@ -272,10 +281,10 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, 
     }
     alignas(64) char buf[kScatterChunk * 8];
     while (pos < stop) {
-      const uint64_t len = std::min<uint64_t>(kScatterChunk, stop - pos);
-      kernel(p, buf, len, t.offset + pos, false);
+      const uint64_t len = std::min({kScatterChunk, stop - pos, run - pos % run});
+      kernel(p, buf, len, first_index(pos), false);
       for (uint64_t j = 0; j < len; ++j) {
-        memcpy(row + col * istride, buf + j * esz, static_cast<size_t>(esz));
+        memcpy(row + col * mstride, buf + j * esz, static_cast<size_t>(esz));
         if (++col == inner) next_row();
       }
       pos += len;
