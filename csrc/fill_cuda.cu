@@ -12,8 +12,10 @@
 //     it and the up-to-7 after the last whole chunk are written one by one. All chunk
 //     addresses share one residue mod 16, so the store width (16, 8, 4, 2 or 1 bytes) is
 //     a template parameter chosen once on the host.
-//   strided: one thread per Philox block of logical indices; it finds the multi-index of
-//     its first element once and steps it for the rest.
+//   strided: the target is cut into runs of consecutive stream indices (a whole tensor is
+//     one run; a box of a sharded tensor has one per row, fill.h) and each thread takes
+//     one Philox block of one run; it finds the multi-index of its first element once
+//     and steps it for the rest.
 // Both are grid-stride loops over 64-bit work indices; a thread's values depend only on
 // the work index, never on the grid shape.
 #include <cuda_runtime.h>
@@ -170,14 +172,16 @@ FASTINIT_HD void contig_work(const ContigArgs& a, uint64_t tid, uint64_t nthread
 struct StridedArgs {
   FillParams p;
   char* data;
-  uint64_t n;        // elements
-  uint64_t h0;       // position of element 0 inside its Philox block
-  uint64_t groups;   // Philox blocks touched
-  uint64_t block0;   // Philox block of element 0
+  uint64_t offset;   // stream index of element 0
+  uint64_t run;      // positions [k * run, (k + 1) * run) have consecutive stream indices
+  uint64_t rows;     // n / run
+  uint64_t gpr;      // work items (Philox blocks) per row: enough for any alignment
   int32_t ndim;
+  int32_t nouter;    // dims [0, nouter) index the rows; the rest lie inside a run
   bool aligned;      // data and every stride are multiples of the element size
   int64_t sizes[kMaxDims];
   int64_t strides[kMaxDims];
+  int64_t istrides[kMaxDims];
 };
 
 // 64-bit division is a long software sequence on the GPU; most indices fit in 32 bits.
@@ -197,20 +201,35 @@ FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthre
   using L = Layout<D>;
   const int nd = a.ndim;
   const uint64_t inner = static_cast<uint64_t>(a.sizes[nd - 1]);
-  const int64_t istride = a.strides[nd - 1];
-  for (uint64_t g = tid; g < a.groups; g += nthreads) {
-    // Logical elements [i, end) lie in Philox block block0 + g, at positions pos...
+  const int64_t mstride = a.strides[nd - 1];
+  const uint64_t work = a.rows * a.gpr;
+  for (uint64_t w = tid; w < work; w += nthreads) {
+    uint64_t r, g;
+    divmod(w, a.gpr, r, g);
+    // Stream index of the row's first element, from the row's multi-index.
+    uint64_t e_row = a.offset, rest = r;
+    for (int d = a.nouter - 1; d >= 0 && rest != 0; --d) {
+      uint64_t q, m;
+      divmod(rest, static_cast<uint64_t>(a.sizes[d]), q, m);
+      e_row += m * static_cast<uint64_t>(a.istrides[d]);
+      rest = q;
+    }
+    // Row positions [i, end) lie in the row's g-th Philox block, at block positions pos...
+    const uint64_t h0 = e_row % L::kPerBlock;
     const uint64_t first = g * L::kPerBlock;
-    uint64_t i = first > a.h0 ? first - a.h0 : 0;
-    uint64_t end = first + L::kPerBlock - a.h0;
-    if (end > a.n) end = a.n;
-    uint32_t pos = static_cast<uint32_t>(i + a.h0 - first);
-    const Philox4 r = philox_block(a.p.seed, (a.block0 + g) & kBlockMask);
+    if (first >= h0 + a.run) continue;
+    uint64_t i = first > h0 ? first - h0 : 0;
+    uint64_t end = first + L::kPerBlock - h0;
+    if (end > a.run) end = a.run;
+    uint32_t pos = static_cast<uint32_t>(i + h0 - first);
+    const uint64_t block = (((e_row - h0) * L::kWords) >> 2) + g;
+    const Philox4 ph = philox_block(a.p.seed, block & kBlockMask);
 
-    // Multi-index of i: the innermost coordinate in `col`, the address of its row in `row`.
+    // Multi-index of the target position r * run + i: the innermost coordinate in `col`,
+    // the address of its memory row in `row`.
     int64_t idx[kMaxDims];
-    uint64_t rest, col;
-    divmod(i, inner, rest, col);
+    uint64_t col;
+    divmod(r * a.run + i, inner, rest, col);
     char* row = a.data;
     for (int d = nd - 2; d >= 0; --d) {
       uint64_t q, m;
@@ -220,7 +239,7 @@ FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthre
       rest = q;
     }
     for (; i < end; ++i, ++pos) {
-      store_element<D>(row + static_cast<int64_t>(col) * istride, element_bits<D, Dist>(a.p, r, pos), a.aligned);
+      store_element<D>(row + static_cast<int64_t>(col) * mstride, element_bits<D, Dist>(a.p, ph, pos), a.aligned);
       if (++col == inner && i + 1 < end) {
         col = 0;
         for (int d = nd - 2; d >= 0; --d) {
@@ -314,7 +333,8 @@ bool plan_contig(const FillTarget& t, const FillParams& p, ContigArgs& a, int& w
   using L = Layout<D>;
   uint64_t n = 1;
   for (int d = 0; d < t.ndim; ++d) n *= static_cast<uint64_t>(t.sizes[d]);
-  if (!(t.ndim == 1 && (t.strides[0] == static_cast<int64_t>(L::kSize) || n == 1))) return false;
+  if (!(t.ndim == 1 && ((t.strides[0] == static_cast<int64_t>(L::kSize) && t.istrides[0] == 1) || n == 1)))
+    return false;
   a = ContigArgs{};
   a.p = p;
   a.data = static_cast<char*>(t.data);
@@ -335,16 +355,23 @@ StridedArgs plan_strided(const FillTarget& t, const FillParams& p) {
   StridedArgs a{};
   a.p = p;
   a.data = static_cast<char*>(t.data);
-  a.n = 1;
-  for (int d = 0; d < t.ndim; ++d) a.n *= static_cast<uint64_t>(t.sizes[d]);
-  a.h0 = t.offset % L::kPerBlock;
-  a.groups = (a.h0 + a.n + L::kPerBlock - 1) / L::kPerBlock;
-  a.block0 = ((t.offset - a.h0) * L::kWords) >> 2;
+  a.offset = t.offset;
+  uint64_t n = 1;
+  for (int d = 0; d < t.ndim; ++d) n *= static_cast<uint64_t>(t.sizes[d]);
+  a.run = std::min(stream_run(t), n);
+  a.rows = n / a.run;
+  // One row: its blocks exactly; several: the most blocks a row of `run` can touch.
+  a.gpr = a.rows == 1 ? (t.offset % L::kPerBlock + n + L::kPerBlock - 1) / L::kPerBlock
+                      : (a.run + 2 * L::kPerBlock - 2) / L::kPerBlock;
   a.ndim = t.ndim;
+  a.nouter = t.ndim;
+  for (uint64_t inside = 1; a.nouter > 0 && inside < a.run; --a.nouter)
+    inside *= static_cast<uint64_t>(t.sizes[a.nouter - 1]);
   a.aligned = reinterpret_cast<uintptr_t>(t.data) % L::kSize == 0;
   for (int d = 0; d < t.ndim; ++d) {
     a.sizes[d] = t.sizes[d];
     a.strides[d] = t.strides[d];
+    a.istrides[d] = t.istrides[d];
     if (t.strides[d] % static_cast<int64_t>(L::kSize) != 0) a.aligned = false;
   }
   return a;
@@ -359,7 +386,7 @@ void fill_typed(const FillTarget& t, const FillParams& p, int sms, cudaStream_t 
     return;
   }
   const StridedArgs a = plan_strided<D>(t, p);
-  strided_kernel<D, Dist><<<grid_for(a.groups, sms), kThreads, 0, s>>>(a);
+  strided_kernel<D, Dist><<<grid_for(a.rows * a.gpr, sms), kThreads, 0, s>>>(a);
 }
 
 template <int D>
