@@ -9,7 +9,7 @@ and truncated-normal streams by docs/STREAM.md.
 
 from __future__ import annotations
 
-from . import _C
+from . import _C, distributed
 from ._api import (
     constant_,
     kaiming_normal_,

@@ -16,7 +16,20 @@ import numbers
 import warnings
 
 from . import _C
-from ._bound import calculate_gain, correct_fan, fans, kaiming_bound_for, xavier_bound_for
+from ._bound import (
+    calculate_gain,
+    correct_fan,
+    fans,
+    kaiming_bound_for,
+    xavier_bound_for,
+)
+from ._dtensor import (
+    boxes,
+    check_placements,
+    dtensor_segments,
+    is_dtensor,
+    local_tensor,
+)
 from ._seed import check_u64, numpy_seed, torch_seed
 from ._target import (
     _BOUND_NAMES,
@@ -133,14 +146,18 @@ def _fill(tensor, kind, params, generator, seed, offset, checks=None):
     x1 = _as_float(args[0], method, n1, 1)
     x2 = _as_float(args[1], method, n2, 2)
     is_torch = is_torch_tensor(tensor)
+    # A DTensor: fans and bounds came from its global shape; its local tensor is written,
+    # box by box of the global tensor (_dtensor.py).
+    dt = tensor if is_torch and is_dtensor(tensor) else None
+    local = local_tensor(dt) if dt is not None else tensor
     if generator is not None:
         _check_generator(generator, is_torch, method)
     if method == "normal_":
-        _check_normal_std(x2, tensor, is_torch)
+        _check_normal_std(x2, local, is_torch)
         # torch returns before its dtype dispatch for empty tensors
-        target = None if is_torch and tensor.numel() == 0 else _describe(tensor, method, is_torch)
+        target = None if is_torch and tensor.numel() == 0 else _describe(local, method, is_torch)
     else:
-        target = _describe(tensor, method, is_torch)
+        target = _describe(local, method, is_torch)
     offset = check_u64(offset, "offset")
     seed = None if seed is None else check_u64(seed, "seed")
     if target is None:
@@ -149,22 +166,36 @@ def _fill(tensor, kind, params, generator, seed, offset, checks=None):
         check_bounds(x1, x2, target.dtype)
     if not target.contiguous:
         check_no_overlap(target.sizes, target.strides, target.itemsize)
+    segs = None
+    if dt is not None:
+        check_placements(dt.placements)
+        segs = dtensor_segments(dt)
     # every check of torch's has passed: the kernel's own parameters
     params = (x1, x2) if checks is None else _trunc_normal_params(*params)
-    if target.numel == 0:  # torch draws nothing from the generator here either
+    # torch draws nothing from the generator for an empty tensor; a DTensor draws on every
+    # rank when the global tensor has elements, so that the ranks' generators stay in step
+    if (tensor.numel() if dt is not None else target.numel) == 0:
         return tensor
     if seed is None:
         seed = torch_seed(generator) if target.is_torch else numpy_seed(generator)
     if target.device == "meta":
         return tensor
-    cpu, cuda = _KERNELS[kind]
-    if target.device == "cuda":
-        getattr(_C, cuda)(target.ptr, target.device_index, target.stream, target.dtype, target.sizes,
-                          target.strides, *params, seed, offset)
+    if dt is None:
+        istrides, calls = [], [(0, target.sizes, offset)]
     else:
-        getattr(_C, cpu)(target.ptr, target.dtype, target.sizes, target.strides, *params, seed, offset)
+        istrides, calls = boxes(segs, dt.shape, target.strides, offset)
+    cpu, cuda = _KERNELS[kind]
+    for byte_offset, sizes, first in calls:
+        ptr = target.ptr + byte_offset
+        if target.device == "cuda":
+            getattr(_C, cuda)(ptr, target.device_index, target.stream, target.dtype, sizes, target.strides,
+                              *params, seed, first, istrides)
+        else:
+            getattr(_C, cpu)(ptr, target.dtype, sizes, target.strides, *params, seed, first, "", 0, istrides)
     if target.is_torch:
         _bump_version(tensor)
+        if local is not tensor:
+            _bump_version(local)
     return tensor
 
 
@@ -341,12 +372,20 @@ def _constant(tensor, val, op, seed, offset):
     if is_torch and _torch_dtype_code(tensor) is None and not tensor.dtype.is_complex:
         raise TypeError(f"fastinit.{op}: unsupported dtype {tensor.dtype}; expected float32, float64, float16 "
                         "or bfloat16")
-    target = describe(tensor, op=op)
+    # A DTensor (Shard / Replicate): each rank fills its local tensor.
+    local = tensor
+    if is_torch and is_dtensor(tensor):
+        check_placements(tensor.placements)
+        local = local_tensor(tensor)
+    target = describe(local, op=op)
     if not target.contiguous:
         check_no_overlap(target.sizes, target.strides, target.itemsize)
     if is_torch:
         with _torch().no_grad():
-            return tensor.zero_() if op == "zeros_" else tensor.fill_(val)
+            local.zero_() if op == "zeros_" else local.fill_(val)
+        if local is not tensor:
+            _bump_version(tensor)
+        return tensor
     return _np_fill(tensor, target, val, op)
 
 

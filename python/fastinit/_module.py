@@ -95,9 +95,10 @@ def derive_seed(seed: int, name: str) -> int:
 
 
 def _fan_in_bound(weight) -> float:
-    import torch.nn.init as tinit
+    from ._bound import fans
 
-    fan_in, _ = tinit._calculate_fan_in_and_fan_out(weight)
+    # torch's _calculate_fan_in_and_fan_out, from the (global, for a DTensor) shape
+    fan_in, _ = fans(weight.shape)
     return 1 / math.sqrt(fan_in) if fan_in > 0 else 0
 
 
@@ -237,6 +238,8 @@ def _fi():
 def _fill(t, op, generator, seed):
     import torch
 
+    from ._dtensor import zero_row
+
     fi = _fi()
     kind = op[0]
     if kind == "const":
@@ -257,8 +260,7 @@ def _fill(t, op, generator, seed):
     elif kind == "normal":
         fi.normal_(t, op[1], op[2], generator=generator, seed=seed)
         if op[3] is not None and t.device.type != "meta":
-            with torch.no_grad():
-                t[op[3]].fill_(0)
+            zero_row(t, op[3])
     else:  # pragma: no cover
         raise AssertionError(kind)
 

@@ -29,6 +29,10 @@ What is replaced
   torch's ``trunc_normal_``, same signature and distribution) and its by-value imports
   (``timm.layers.trunc_normal_``, the models') become ``fastinit.trunc_normal_``.
 
+* ``nn.Embedding`` / ``nn.EmbeddingBag``'s padding-row zeroing, for DTensor weights only:
+  torch's ``weight[padding_idx].fill_(0)`` leaves a weight sharded along dim 0 unchanged
+  (it fills a gathered copy); inside the block the rank holding the row zeroes it.
+
 Not replaced: ``torch.Tensor.uniform_``/``normal_`` and other tensor methods (code that
 calls ``w.data.normal_()`` directly still uses torch), torch functions this fastinit does
 not provide (``orthogonal_``, ``sparse_``, ``eye_``, ``dirac_``), and references taken
@@ -128,10 +132,38 @@ def _apply(repl: dict) -> list:
                 if id(v) in repl and repl[id(v)][0] is v:
                     table[k] = repl[id(v)][1]
                     undo.append((dict.__setitem__, table, k, v))
+        _patch_padding_zeroing(undo)
     except BaseException:
         _undo(undo)
         raise
     return undo
+
+
+def _patch_padding_zeroing(undo: list) -> None:
+    """nn.Embedding / nn.EmbeddingBag zero their padding row with ``weight[idx].fill_(0)``,
+    which does nothing to a weight sharded along dim 0 as a DTensor (it fills a gathered
+    copy). Inside the block they zero the row in place on the rank that holds it."""
+    nn = getattr(sys.modules.get("torch"), "nn", None)
+    for cls in (getattr(nn, "Embedding", None), getattr(nn, "EmbeddingBag", None)):
+        orig = getattr(cls, "__dict__", {}).get("_fill_padding_idx_with_zero")
+        if orig is None or hasattr(orig, "_fastinit_original"):
+            continue
+        setattr(cls, "_fill_padding_idx_with_zero", _padding_zeroing(orig))
+        undo.append((setattr, cls, "_fill_padding_idx_with_zero", orig))
+
+
+def _padding_zeroing(orig):
+    def _fill_padding_idx_with_zero(self):
+        from ._dtensor import is_dtensor, zero_row
+
+        if self.padding_idx is None or not is_dtensor(self.weight):
+            return orig(self)
+        if self.weight.device.type != "meta":
+            zero_row(self.weight, self.padding_idx)
+        return None
+
+    _fill_padding_idx_with_zero._fastinit_original = orig
+    return _fill_padding_idx_with_zero
 
 
 def _undo(undo: list) -> None:
