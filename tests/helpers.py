@@ -8,6 +8,7 @@ import warnings
 
 import ml_dtypes
 import numpy as np
+import pytest
 import torch
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -88,3 +89,23 @@ def case_id(c):
     name, make, args, kwargs = c
     t = make()
     return f"{name}-{tuple(t.shape)}-{str(t.dtype)[6:]}-{args}-{kwargs}"
+
+
+def run_native_check(script: str, timeout: int) -> None:
+    """Run one of tests/native's check scripts: skip (with its reason) on exit 77, else
+    require exit 0 and a final "N passed, 0 failed" line with N > 0."""
+    import re
+    import subprocess
+
+    try:
+        proc = subprocess.run(["bash", script], capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError as e:  # no bash at all
+        pytest.skip(f"cannot run {script}: {e}")
+    out = proc.stdout + proc.stderr
+    if proc.returncode == 77:
+        reason = [ln for ln in out.splitlines() if ln.startswith("SKIP")]
+        pytest.skip(reason[0] if reason else out.strip())
+    summary = re.findall(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.MULTILINE)
+    assert proc.returncode == 0 and summary, f"{script} exited {proc.returncode}:\n{out[-8000:]}"
+    passed, failed = map(int, summary[-1])
+    assert failed == 0 and passed > 0, out[-8000:]

@@ -11,29 +11,14 @@ missing, or on a CPU without AVX2/FMA/F16C.
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 
 import pytest
+
+from helpers import run_native_check
 
 _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native", "build_and_run.sh")
 
 
 @pytest.mark.slow
 def test_avx512_kernel_matches_scalar_under_simde_emulation():
-    try:
-        proc = subprocess.run(
-            ["bash", _SCRIPT], capture_output=True, text=True, timeout=300, check=False
-        )
-    except FileNotFoundError as e:  # no bash at all
-        pytest.skip(f"cannot run {_SCRIPT}: {e}")
-    out = proc.stdout + proc.stderr
-    if proc.returncode == 77:
-        reason = [ln for ln in out.splitlines() if ln.startswith("SKIP")]
-        pytest.skip(reason[0] if reason else out.strip())
-    summary = re.findall(r"^(\d+) passed, (\d+) failed$", proc.stdout, re.MULTILINE)
-    assert proc.returncode == 0 and summary, (
-        f"{_SCRIPT} exited {proc.returncode}:\n{out[-8000:]}"
-    )
-    passed, failed = map(int, summary[-1])
-    assert failed == 0 and passed > 0, out[-8000:]
+    run_native_check(_SCRIPT, timeout=300)
