@@ -470,3 +470,39 @@ def test_normal_family_byte_misaligned_and_negative_strides(dtype):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([os.path.abspath(__file__), "-q", "-m", "cuda"]))
+
+
+BOX_CASES = [  # (global shape, box start, box size): a DTensor shard is such a box
+    ((64, 48), (0, 16), (64, 16)),
+    ((64, 48), (16, 0), (16, 48)),
+    ((9, 7), (0, 6), (9, 1)),  # one column: inner index stride 7
+    ((5, 6, 7), (1, 2, 3), (3, 1, 4)),
+    ((3000, 1001), (7, 500), (2000, 401)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", ["uniform", "normal", "trunc_normal"])
+@pytest.mark.parametrize("gshape, start, size", BOX_CASES, ids=str)
+def test_boxes_with_index_strides_match_cpu(dtype, kind, gshape, start, size):
+    """A box of a larger tensor (global row-major index strides, offset = the corner's
+    global index) on CUDA equals the CPU fill of the same box and the whole tensor's
+    values there."""
+    names = {"uniform": ("fill", "fill_cuda", (-0.5, 0.25)), "normal": ("fill_normal", "fill_cuda_normal", (0.1, 2.0)),
+             "trunc_normal": ("fill_trunc_normal", "fill_cuda_trunc_normal", (0.0, 1.0, -1.0, 2.0))}
+    cpu_fn, cuda_fn, params = names[kind]
+    istr = [int(np.prod(gshape[d + 1:])) for d in range(len(gshape))]
+    corner = sum(a * s for a, s in zip(start, istr))
+    seed, base = 77, 2**64 - 5
+    dt = tdtype(dtype)
+    esz = torch.empty((), dtype=dt).element_size()
+    whole = torch.empty(gshape, dtype=dt)
+    getattr(_C, cpu_fn)(whole.data_ptr(), DTYPES.index(dtype), list(gshape), [s * esz for s in whole.stride()],
+                        *params, seed, base)
+    box = torch.empty(size, dtype=dt, device="cuda")
+    getattr(_C, cuda_fn)(box.data_ptr(), box.device.index, torch.cuda.current_stream().cuda_stream,
+                         DTYPES.index(dtype), list(size), [s * esz for s in box.stride()], *params, seed,
+                         (base + corner) % 2**64, istr)
+    torch.cuda.synchronize()
+    want = whole[tuple(slice(a, a + n) for a, n in zip(start, size))]
+    assert_same_bits(box, want, f"{kind} {dtype} box {start}+{size} of {gshape}")
