@@ -389,3 +389,16 @@ def test_bad_generator_torch_like_torch(g):
     t = torch.full((5,), 7.0)
     e = refused(lambda: fastinit.uniform_(t, generator=g), t, (type(te),), [str(te)])
     assert str(e) == str(te)
+
+
+@pytest.mark.parametrize("name", ["uniform_", "normal_", "trunc_normal_", "kaiming_uniform_"])
+def test_tensor_without_memory_is_refused_not_written(name):
+    """A FakeTensor (like a wrapper subclass other than DTensor) reports data_ptr() 0:
+    fastinit refuses it instead of writing through a null pointer (a DTensor passed before
+    fastinit supported them crashed the process this way)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode():
+        fake = torch.empty(4, 4)
+    with pytest.raises(TypeError, match="no memory of its own"):
+        getattr(fastinit, name)(fake, seed=1)

@@ -20,6 +20,7 @@ mesh dim by mesh dim, left to right, to what the previous mesh dims left on this
 
 from __future__ import annotations
 
+import functools
 import sys
 
 _MASK64 = (1 << 64) - 1
@@ -107,13 +108,20 @@ def segments(global_shape, placements, mesh_sizes, coordinate):
     return segs
 
 
+@functools.lru_cache(maxsize=4096)
+def _mesh_segments(global_shape, placements, mesh):
+    # A model's parameters share a handful of (shape, placements, mesh) triples.
+    segs = segments(global_shape, placements, mesh.shape, mesh.get_coordinate())
+    return tuple(tuple(s) for s in segs)
+
+
 def dtensor_segments(dt):
     """segments() for a DTensor, checked against its local tensor's shape."""
     mesh = dt.device_mesh
-    segs = segments(dt.shape, dt.placements, mesh.shape, mesh.get_coordinate())
+    segs = _mesh_segments(tuple(dt.shape), tuple(dt.placements), mesh)
     local = local_tensor(dt)
     have = [_length(s) for s in segs]
-    if mesh.get_coordinate() is not None and have != list(local.shape):
+    if have != list(local.shape) and mesh.get_coordinate() is not None:
         raise RuntimeError(
             f"fastinit: the local tensor of this DTensor has shape {tuple(local.shape)}, but its global shape "
             f"{tuple(dt.shape)} and placements {tuple(dt.placements)} give this rank {tuple(have)}"
@@ -125,25 +133,27 @@ def boxes(segs, global_shape, mem_strides, offset: int):
     """The kernel calls for a local tensor holding ``segs``: (byte offset from the local
     tensor's first element, box sizes, stream offset). Index strides are the global
     shape's row-major strides (returned first)."""
+    gstrides, calls = _boxes(tuple(tuple(s) for s in segs), tuple(global_shape), tuple(mem_strides))
+    return gstrides, [(b, sizes, (first + offset) & _MASK64) for b, sizes, first in calls]
+
+
+@functools.lru_cache(maxsize=4096)
+def _boxes(segs, global_shape, mem_strides):
     nd = len(global_shape)
     gstrides, acc = [0] * nd, 1
     for d in range(nd - 1, -1, -1):
         gstrides[d] = acc
         acc *= max(int(global_shape[d]), 1)
     if any(not s for s in segs):
-        return gstrides, []
-    per_dim = []
+        return gstrides, ()
+    out = [(0, [], 0)]
     for d, ss in enumerate(segs):
         runs, pos = [], 0
         for g, n in ss:
             runs.append((pos, g, n))
             pos += n
-        per_dim.append(runs)
-    out = [(0, [], offset & _MASK64)]
-    for d, runs in enumerate(per_dim):
-        out = [(b + pos * mem_strides[d], sizes + [n], (o + g * gstrides[d]) & _MASK64)
-               for b, sizes, o in out for pos, g, n in runs]
-    return gstrides, out
+        out = [(b + p * mem_strides[d], sizes + [n], o + g * gstrides[d]) for b, sizes, o in out for p, g, n in runs]
+    return gstrides, tuple(out)
 
 
 def zero_row(t, row: int) -> None:

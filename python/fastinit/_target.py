@@ -150,8 +150,15 @@ def _describe_torch(t) -> Target:
     if dev not in ("cpu", "cuda", "meta"):
         raise RuntimeError(f"fastinit: tensors on device type '{dev}' are not supported (cpu and cuda are)")
     esz = _STORAGE_SIZE[code]
+    ptr = 0 if dev == "meta" else t.data_ptr()
+    if ptr == 0 and dev != "meta" and t.numel() > 0:
+        # FakeTensor, or a wrapper subclass other than DTensor: no memory to write through
+        raise TypeError(
+            f"fastinit: this {type(t).__name__} has no memory of its own (data_ptr() is 0): tensor subclasses "
+            "without storage (FakeTensor, wrapper subclasses other than DTensor) cannot be filled"
+        )
     target = Target(
-        ptr=0 if dev == "meta" else t.data_ptr(),
+        ptr=ptr,
         dtype=code,
         sizes=list(t.shape),
         strides=[s * esz for s in t.stride()],
