@@ -427,6 +427,38 @@ def torch_duplicates_case(shape=(8, 6)):
     return run
 
 
+def torch_ignores_generator_case(shape=(8, 6)):
+    """torch.nn.init.uniform_(dtensor, generator=g) on a CPU mesh: g is not used (its state
+    does not move) and each rank's shard is the default generator's draw instead."""
+
+    def run(ctx):
+        dt = make_dtensor(ctx, shape, "float32", "1d", ("S0",))
+        torch.manual_seed(0)
+        g = torch.Generator().manual_seed(123)
+        g_state = g.get_state()
+        torch.nn.init.uniform_(dt, generator=g)
+        ctx.same_rng(g.get_state(), g_state, "torch: the generator passed to uniform_")
+        torch.manual_seed(0)
+        default_draw = torch.empty(dt.to_local().shape).uniform_()
+        ctx.same_bits(dt.to_local(), default_draw, "torch: the shard vs the default generator's draw")
+    return run
+
+
+def torch_padding_row_case(shape=(11, 4), row=3):
+    """nn.Embedding's padding zeroing, weight[row].fill_(0), on a Shard(0) DTensor fills a
+    gathered copy: the weight keeps its values (why patch_torch_init and init_module_
+    zero the row on the owning rank themselves)."""
+
+    def run(ctx):
+        dt = make_dtensor(ctx, shape, "float32", "1d", ("S0",), fill=1.0)
+        with torch.no_grad():
+            dt[row].fill_(0)
+        full = dt.full_tensor()
+        ctx.check(bool((full == 1.0).all()), "torch's weight[row].fill_(0) changed a Shard(0) DTensor: the "
+                  "README's claim and fastinit's padding-row workaround need a second look")
+    return run
+
+
 # --- models: FSDP2, tensor parallel, both ---------------------------------------------------
 
 
@@ -650,6 +682,8 @@ def cases(world, device="cpu"):
     # torch's own behaviour
     if world == 2:
         add(Case("torch-init-duplicates-shards", torch_duplicates_case()))
+        add(Case("torch-init-ignores-generator", torch_ignores_generator_case()))
+        add(Case("torch-padding-row-fill-is-a-no-op", torch_padding_row_case()))
 
     # every fill x every dtype, Shard(0) and Shard(1), explicit seed and offset
     k = 0
