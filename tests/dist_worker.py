@@ -285,6 +285,19 @@ def sequence_case(steps, rng_seed, generator=False):
     return run
 
 
+def raised(fn):
+    """The exception fn() raises, or None."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        return e
+    return None
+
+
+def _type_and_message(e):
+    return None if e is None else (type(e), str(e))
+
+
 def error_parity_case(fill, shape, dtype, mesh, pls):
     """A call that raises on a plain tensor of the global shape raises the same exception
     (type and message) on the DTensor, and writes nothing."""
@@ -294,17 +307,9 @@ def error_parity_case(fill, shape, dtype, mesh, pls):
         before = dt.to_local().clone()
         torch.manual_seed(5)
         state = torch.get_rng_state()
-        try:
-            fill(dt)
-            got = None
-        except Exception as e:  # noqa: BLE001
-            got = (type(e), str(e))
+        got = _type_and_message(raised(lambda: fill(dt)))
         torch.manual_seed(5)
-        try:
-            fill(plain(ctx, shape, dtype))
-            want = None
-        except Exception as e:  # noqa: BLE001
-            want = (type(e), str(e))
+        want = _type_and_message(raised(lambda: fill(plain(ctx, shape, dtype))))
         ctx.check(want is not None, "the plain-tensor call did not raise: the case is wrong")
         ctx.check(got == want, f"DTensor call gave {got!r}, the plain tensor {want!r}")
         ctx.same_bits(dt.to_local(), before, "local shard after a refused call")
@@ -321,11 +326,7 @@ def partial_case(fill, shape, dtype, mesh, pls, seed):
         before = dt.to_local().clone()
         torch.manual_seed(11)
         state = torch.get_rng_state()
-        try:
-            fill(dt, seed=seed)
-            got = None
-        except Exception as e:  # noqa: BLE001
-            got = e
+        got = raised(lambda: fill(dt, seed=seed))
         ctx.check(isinstance(got, ValueError) and "Partial" in str(got),
                   f"expected ValueError mentioning 'Partial', got {type(got).__name__}: {got}")
         ctx.same_bits(dt.to_local(), before, "local shard after the refused call")

@@ -18,23 +18,17 @@
 
 #include "fill.h"
 #include "kernels.h"
+#include "check_common.h"
 
 namespace {
 
 using fastinit::FillParams;
 
-constexpr unsigned char kGuard = 0xA5;
-constexpr size_t kGuardBytes = 64;
+using fastinit_check::dtype_name;
+using fastinit_check::kGuard;
+using fastinit_check::kGuardBytes;
 constexpr int kMaxPrinted = 200;
 
-const char* dtype_name(int32_t d) {
-  switch (d) {
-    case fastinit::kFloat32: return "float32";
-    case fastinit::kFloat64: return "float64";
-    case fastinit::kFloat16: return "float16";
-    default: return "bfloat16";
-  }
-}
 
 struct Bounds {
   const char* what;

@@ -47,6 +47,7 @@
 
 #include "fill_cpu.h"
 #include "kernels.h"
+#include "check_common.h"
 
 namespace {
 
@@ -54,18 +55,11 @@ using fastinit::FillParams;
 using fastinit::FillTarget;
 using fastinit::kMaxDims;
 
-constexpr unsigned char kGuard = 0xA5;
-constexpr size_t kGuardBytes = 64;
+using fastinit_check::dtype_name;
+using fastinit_check::kGuard;
+using fastinit_check::kGuardBytes;
 constexpr int kMaxPrinted = 60;
 
-const char* dtype_name(int32_t d) {
-  switch (d) {
-    case fastinit::kFloat32: return "float32";
-    case fastinit::kFloat64: return "float64";
-    case fastinit::kFloat16: return "float16";
-    default: return "bfloat16";
-  }
-}
 const char* dist_name(int32_t d) {
   switch (d) {
     case fastinit::kNormal: return "normal";
