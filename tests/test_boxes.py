@@ -179,8 +179,8 @@ def _placement_cases():
             for pl in [(Shard(0), Shard(nd - 1)), (Shard(nd - 1), Shard(0)), (Shard(0), Shard(0)),
                        (Replicate(), Shard(0)), (Shard(nd - 1), Replicate())]:
                 cases.append((shape, list(pl), mesh))
-            if shape[0] % (mesh[0] * mesh[1]) == 0:  # torch's _StridedShard needs even chunks
-                cases.append((shape, [_StridedShard(0, split_factor=mesh[1]), Shard(0)], mesh))
+            # FSDP2 over TP: TP's Shard(0) on mesh dim 1, then FSDP's chunks of it (uneven too)
+            cases.append((shape, [_StridedShard(0, split_factor=mesh[1]), Shard(0)], mesh))
     return cases
 
 
