@@ -109,3 +109,37 @@ def run_native_check(script: str, timeout: int) -> None:
     assert proc.returncode == 0 and summary, f"{script} exited {proc.returncode}:\n{out[-8000:]}"
     passed, failed = map(int, summary[-1])
     assert failed == 0 and passed > 0, out[-8000:]
+
+
+def torch_recipe(g=None):
+    """The README's seed recipe for torch: two 32-bit draws, key w0 | w1 << 32."""
+    w = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=g)
+    return int(w[0]) | (int(w[1]) << 32)
+
+
+def numpy_recipe(g):
+    """The README's seed recipe for a numpy.random.Generator."""
+    return int(g.integers(0, 2**64, dtype=np.uint64))
+
+
+def record_torch_method(name):
+    """Context manager: torch.Tensor.<name> (uniform_ or normal_) records its two
+    distribution arguments in the yielded list and writes nothing."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def cm():
+        calls = []
+        orig = getattr(torch.Tensor, name)
+
+        def fake(self, x=0.0, y=1.0, *, generator=None):
+            calls.append((x, y))
+            return self
+
+        setattr(torch.Tensor, name, fake)
+        try:
+            yield calls
+        finally:
+            setattr(torch.Tensor, name, orig)
+
+    return cm()

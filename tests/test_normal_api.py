@@ -8,7 +8,6 @@ against other fastinit calls (same seed: same bits), which the stream contract
 (docs/STREAM.md) makes exact.
 """
 
-import contextlib
 import inspect
 import math
 import warnings
@@ -21,6 +20,7 @@ import torch
 import fastinit
 from helpers import Deferring as _Deferring, Recorder as _Recorder
 from helpers import case_id as _case_id, expanded as _expanded, filled as _e, run_init as _run
+from helpers import numpy_recipe, record_torch_method, torch_recipe
 
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 NP_DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
@@ -31,15 +31,6 @@ NONLINEARITIES = ["linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "
 A_VALUES = [0, math.sqrt(5), 0.01, 10, -2]
 SHAPES = [(7, 5), (3, 1), (6, 4, 3), (8, 3, 3, 3), (4, 2, 3, 2, 5), (1, 1, 1, 1, 1)]
 SHAPE = (37, 29)
-
-
-def torch_recipe(g=None):
-    w = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=g)
-    return int(w[0]) | (int(w[1]) << 32)
-
-
-def numpy_recipe(g):
-    return int(g.integers(0, 2**64, dtype=np.uint64))
 
 
 def _t(dt=torch.float32, shape=SHAPE):
@@ -63,21 +54,8 @@ def same_bits(x, y):
     return bx.shape == by.shape and bx.dtype == by.dtype and np.array_equal(bx, by)
 
 
-@contextlib.contextmanager
 def record_torch_normal():
-    """Patch torch.Tensor.normal_ to record its (mean, std) and do nothing."""
-    calls = []
-    orig = torch.Tensor.normal_
-
-    def fake(self, mean=0.0, std=1.0, *, generator=None):
-        calls.append((mean, std))
-        return self
-
-    torch.Tensor.normal_ = fake
-    try:
-        yield calls
-    finally:
-        torch.Tensor.normal_ = orig
+    return record_torch_method("normal_")
 
 
 def torch_std(name, shape, *args, **kwargs):

@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import fastinit
+from helpers import numpy_recipe, torch_recipe
 
 try:  # independent NumPy implementation of the SPEC stream (other helper)
     from reference import expected as ref_expected
@@ -29,15 +30,6 @@ except Exception:  # pragma: no cover
 TORCH_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 NP_DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
 SHAPE = (37, 29)
-
-
-def torch_recipe(g=None):
-    w = torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=g)
-    return int(w[0]) | (int(w[1]) << 32)
-
-
-def numpy_recipe(g):
-    return int(g.integers(0, 2**64, dtype=np.uint64))
 
 
 def numpy_global_recipe():

@@ -5,7 +5,6 @@ from torch's own call to Tensor.uniform_, exceptions raised by torch's own
 function); nothing is hard-coded from fastinit's output.
 """
 
-import contextlib
 import inspect
 import math
 import warnings
@@ -18,6 +17,7 @@ import torch
 import fastinit
 from helpers import Deferring as _Deferring, Recorder as _Recorder
 from helpers import case_id as _case_id, expanded as _expanded, filled as _e, run_init as _run
+from helpers import record_torch_method
 
 try:  # independent NumPy implementation of the SPEC stream (other helper)
     from reference import expected as ref_expected
@@ -44,21 +44,8 @@ MODES = ["fan_in", "fan_out"]
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
 
-@contextlib.contextmanager
 def record_torch_uniform():
-    """Patch torch.Tensor.uniform_ to record its (from, to) and do nothing."""
-    calls = []
-    orig = torch.Tensor.uniform_
-
-    def fake(self, a=0.0, b=1.0, *, generator=None):
-        calls.append((a, b))
-        return self
-
-    torch.Tensor.uniform_ = fake
-    try:
-        yield calls
-    finally:
-        torch.Tensor.uniform_ = orig
+    return record_torch_method("uniform_")
 
 
 def torch_kaiming_bound(shape, a, mode, nonlinearity):
