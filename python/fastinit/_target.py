@@ -150,13 +150,12 @@ def _describe_torch(t) -> Target:
     if dev not in ("cpu", "cuda", "meta"):
         raise RuntimeError(f"fastinit: tensors on device type '{dev}' are not supported (cpu and cuda are)")
     esz = _STORAGE_SIZE[code]
-    ptr = 0 if dev == "meta" else t.data_ptr()
-    if ptr == 0 and dev != "meta" and t.numel() > 0:
-        # FakeTensor, or a wrapper subclass other than DTensor: no memory to write through
+    if dev != "meta" and type(t) is not torch.Tensor and _has_no_memory(t):
         raise TypeError(
-            f"fastinit: this {type(t).__name__} has no memory of its own (data_ptr() is 0): tensor subclasses "
-            "without storage (FakeTensor, wrapper subclasses other than DTensor) cannot be filled"
+            f"fastinit: this {type(t).__name__} has no memory of its own: tensor subclasses without storage "
+            "(FakeTensor, wrapper subclasses other than DTensor) cannot be filled"
         )
+    ptr = 0 if dev == "meta" else t.data_ptr()
     target = Target(
         ptr=ptr,
         dtype=code,
@@ -170,6 +169,19 @@ def _describe_torch(t) -> Target:
         target.device_index = t.device.index if t.device.index is not None else torch.cuda.current_device()
         target.stream = torch.cuda.current_stream(target.device_index).cuda_stream
     return target
+
+
+def _has_no_memory(t) -> bool:
+    """A tensor subclass whose data pointer is not its elements' memory: FakeTensor, or a
+    wrapper subclass (its data_ptr() is 0; writing through it crashed the process)."""
+    if t.numel() == 0:
+        return False
+    fake = sys.modules.get("torch._subclasses.fake_tensor")
+    if fake is not None and isinstance(t, fake.FakeTensor):
+        return True
+    from torch.utils._python_dispatch import is_traceable_wrapper_subclass
+
+    return is_traceable_wrapper_subclass(t) or t.data_ptr() == 0
 
 
 def _describe_numpy(a: np.ndarray) -> Target:
