@@ -26,56 +26,138 @@ inline void mulhilo(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
 
 // ---- lane types for normal.h's templates: each operation is the scalar one, lane-wise --
 #define FASTINIT_AI inline __attribute__((always_inline))
+
+// The one register of each element type and the instructions the lane operations below
+// are made of; the operations themselves are written once, over the element type.
+template <class T>
+struct Lanes;
+template <>
+struct Lanes<float> {
+  using R = __m256;
+  static FASTINIT_AI R set1(float c) { return _mm256_set1_ps(c); }
+  static FASTINIT_AI R add(R a, R b) { return _mm256_add_ps(a, b); }
+  static FASTINIT_AI R sub(R a, R b) { return _mm256_sub_ps(a, b); }
+  static FASTINIT_AI R mul(R a, R b) { return _mm256_mul_ps(a, b); }
+  static FASTINIT_AI R neg(R a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+  static FASTINIT_AI R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
+  static FASTINIT_AI R div(R a, R b) { return _mm256_div_ps(a, b); }
+  static FASTINIT_AI R sqrt(R a) { return _mm256_sqrt_ps(a); }
+  template <int P>
+  static FASTINIT_AI R cmp(R a, R b) { return _mm256_cmp_ps(a, b, P); }
+  static FASTINIT_AI R blend(R m, R a, R b) { return _mm256_blendv_ps(b, a, m); }
+  static FASTINIT_AI R max(R a, R b) { return _mm256_max_ps(a, b); }
+  static FASTINIT_AI R min(R a, R b) { return _mm256_min_ps(a, b); }
+  static FASTINIT_AI R or_(R a, R b) { return _mm256_or_ps(a, b); }
+  static FASTINIT_AI R and_(R a, R b) { return _mm256_and_ps(a, b); }
+  static FASTINIT_AI int movemask(R m) { return _mm256_movemask_ps(m); }
+  static constexpr int kAll = 0xff;
+};
+template <>
+struct Lanes<double> {
+  using R = __m256d;
+  static FASTINIT_AI R set1(double c) { return _mm256_set1_pd(c); }
+  static FASTINIT_AI R add(R a, R b) { return _mm256_add_pd(a, b); }
+  static FASTINIT_AI R sub(R a, R b) { return _mm256_sub_pd(a, b); }
+  static FASTINIT_AI R mul(R a, R b) { return _mm256_mul_pd(a, b); }
+  static FASTINIT_AI R neg(R a) { return _mm256_xor_pd(a, _mm256_set1_pd(-0.0)); }
+  static FASTINIT_AI R fmadd(R a, R b, R c) { return _mm256_fmadd_pd(a, b, c); }
+  static FASTINIT_AI R div(R a, R b) { return _mm256_div_pd(a, b); }
+  static FASTINIT_AI R sqrt(R a) { return _mm256_sqrt_pd(a); }
+  template <int P>
+  static FASTINIT_AI R cmp(R a, R b) { return _mm256_cmp_pd(a, b, P); }
+  static FASTINIT_AI R blend(R m, R a, R b) { return _mm256_blendv_pd(b, a, m); }
+  static FASTINIT_AI R max(R a, R b) { return _mm256_max_pd(a, b); }
+  static FASTINIT_AI R min(R a, R b) { return _mm256_min_pd(a, b); }
+  static FASTINIT_AI R or_(R a, R b) { return _mm256_or_pd(a, b); }
+  static FASTINIT_AI R and_(R a, R b) { return _mm256_and_pd(a, b); }
+  static FASTINIT_AI int movemask(R m) { return _mm256_movemask_pd(m); }
+  static constexpr int kAll = 0xf;
+};
+
 // N registers per value: the templates' long dependency chains (log, sqrt, division) then
 // run N-fold interleaved, which the out-of-order core needs to stay busy.
-
-template <int N>
-struct VF {  // 8N floats
-  __m256 v[N];
-  VF() = default;
-  VF(float c) {
-    for (int i = 0; i < N; ++i) v[i] = _mm256_set1_ps(c);
+template <class T, int N>
+struct Vec {
+  typename Lanes<T>::R v[N];
+  Vec() = default;
+  Vec(T c) {
+    for (int i = 0; i < N; ++i) v[i] = Lanes<T>::set1(c);
   }
 };
-template <int N>
-struct MF {  // 8N lane masks (all ones / all zeros)
-  __m256 v[N];
+template <class T, int N>
+struct Mask {  // lane masks (all ones / all zeros), one register per register of Vec<T, N>
+  typename Lanes<T>::R v[N];
 };
-#define FASTINIT_LANEWISE(R, T, expr) \
-  R r;                                 \
-  for (int i = 0; i < N; ++i) r.v[i] = expr; \
-  return r
-template <int N> FASTINIT_AI VF<N> operator+(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_add_ps(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VF<N> operator-(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_sub_ps(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VF<N> operator*(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_mul_ps(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VF<N> operator-(VF<N> a) {
-  FASTINIT_LANEWISE(VF<N>, , _mm256_xor_ps(a.v[i], _mm256_set1_ps(-0.0f)));
+template <int N>
+using VF = Vec<float, N>;  // 8N floats
+template <int N>
+using MF = Mask<float, N>;
+template <int N>
+using VD = Vec<double, N>;  // 4N doubles
+template <int N>
+using MD = Mask<double, N>;
+
+// r.v[i] = F(x.v[i]...) for each of the value's registers.
+template <class R, auto F, class... X>
+FASTINIT_AI R lanewise(X... x) {
+  R r;
+  for (int i = 0; i < static_cast<int>(sizeof(r.v) / sizeof(r.v[0])); ++i) r.v[i] = F(x.v[i]...);
+  return r;
 }
-template <int N> FASTINIT_AI VF<N> fma_v(VF<N> a, VF<N> b, VF<N> c) {
-  FASTINIT_LANEWISE(VF<N>, , _mm256_fmadd_ps(a.v[i], b.v[i], c.v[i]));
+template <class T, int N>
+FASTINIT_AI Vec<T, N> operator+(Vec<T, N> a, Vec<T, N> b) { return lanewise<Vec<T, N>, Lanes<T>::add>(a, b); }
+template <class T, int N>
+FASTINIT_AI Vec<T, N> operator-(Vec<T, N> a, Vec<T, N> b) { return lanewise<Vec<T, N>, Lanes<T>::sub>(a, b); }
+template <class T, int N>
+FASTINIT_AI Vec<T, N> operator*(Vec<T, N> a, Vec<T, N> b) { return lanewise<Vec<T, N>, Lanes<T>::mul>(a, b); }
+template <class T, int N>
+FASTINIT_AI Vec<T, N> operator-(Vec<T, N> a) { return lanewise<Vec<T, N>, Lanes<T>::neg>(a); }
+template <class T, int N>
+FASTINIT_AI Vec<T, N> fma_v(Vec<T, N> a, Vec<T, N> b, Vec<T, N> c) {
+  return lanewise<Vec<T, N>, Lanes<T>::fmadd>(a, b, c);
 }
-template <int N> FASTINIT_AI VF<N> div_v(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_div_ps(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VF<N> sqrt_v(VF<N> a) { FASTINIT_LANEWISE(VF<N>, , _mm256_sqrt_ps(a.v[i])); }
-template <int N> FASTINIT_AI MF<N> lt(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_LT_OQ)); }
-template <int N> FASTINIT_AI MF<N> le(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_LE_OQ)); }
-template <int N> FASTINIT_AI MF<N> ge(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_GE_OQ)); }
-template <int N> FASTINIT_AI MF<N> gt(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(MF<N>, , _mm256_cmp_ps(a.v[i], b.v[i], _CMP_GT_OQ)); }
-template <int N> FASTINIT_AI VF<N> sel(MF<N> m, VF<N> a, VF<N> b) {
-  FASTINIT_LANEWISE(VF<N>, , _mm256_blendv_ps(b.v[i], a.v[i], m.v[i]));
+template <class T, int N>
+FASTINIT_AI Vec<T, N> div_v(Vec<T, N> a, Vec<T, N> b) { return lanewise<Vec<T, N>, Lanes<T>::div>(a, b); }
+template <class T, int N>
+FASTINIT_AI Vec<T, N> sqrt_v(Vec<T, N> a) { return lanewise<Vec<T, N>, Lanes<T>::sqrt>(a); }
+template <class T, int N>
+FASTINIT_AI Mask<T, N> lt(Vec<T, N> a, Vec<T, N> b) {
+  return lanewise<Mask<T, N>, Lanes<T>::template cmp<_CMP_LT_OQ>>(a, b);
+}
+template <class T, int N>
+FASTINIT_AI Mask<T, N> le(Vec<T, N> a, Vec<T, N> b) {
+  return lanewise<Mask<T, N>, Lanes<T>::template cmp<_CMP_LE_OQ>>(a, b);
+}
+template <class T, int N>
+FASTINIT_AI Mask<T, N> ge(Vec<T, N> a, Vec<T, N> b) {
+  return lanewise<Mask<T, N>, Lanes<T>::template cmp<_CMP_GE_OQ>>(a, b);
+}
+template <class T, int N>
+FASTINIT_AI Mask<T, N> gt(Vec<T, N> a, Vec<T, N> b) {
+  return lanewise<Mask<T, N>, Lanes<T>::template cmp<_CMP_GT_OQ>>(a, b);
+}
+template <class T, int N>
+FASTINIT_AI Vec<T, N> sel(Mask<T, N> m, Vec<T, N> a, Vec<T, N> b) {
+  return lanewise<Vec<T, N>, Lanes<T>::blend>(m, a, b);
 }
 // maxps / minps: a > b ? a : b and a < b ? a : b, the scalar definitions.
-template <int N> FASTINIT_AI VF<N> max_v(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_max_ps(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VF<N> min_v(VF<N> a, VF<N> b) { FASTINIT_LANEWISE(VF<N>, , _mm256_min_ps(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI bool any_v(MF<N> m) {
-  __m256 o = m.v[0];
-  for (int i = 1; i < N; ++i) o = _mm256_or_ps(o, m.v[i]);
-  return _mm256_movemask_ps(o) != 0;
+template <class T, int N>
+FASTINIT_AI Vec<T, N> max_v(Vec<T, N> a, Vec<T, N> b) { return lanewise<Vec<T, N>, Lanes<T>::max>(a, b); }
+template <class T, int N>
+FASTINIT_AI Vec<T, N> min_v(Vec<T, N> a, Vec<T, N> b) { return lanewise<Vec<T, N>, Lanes<T>::min>(a, b); }
+template <class T, int N>
+FASTINIT_AI bool any_v(Mask<T, N> m) {
+  typename Lanes<T>::R o = m.v[0];
+  for (int i = 1; i < N; ++i) o = Lanes<T>::or_(o, m.v[i]);
+  return Lanes<T>::movemask(o) != 0;
 }
-template <int N> FASTINIT_AI bool all_v(MF<N> m) {
-  __m256 o = m.v[0];
-  for (int i = 1; i < N; ++i) o = _mm256_and_ps(o, m.v[i]);
-  return _mm256_movemask_ps(o) == 0xff;
+template <class T, int N>
+FASTINIT_AI bool all_v(Mask<T, N> m) {
+  typename Lanes<T>::R o = m.v[0];
+  for (int i = 1; i < N; ++i) o = Lanes<T>::and_(o, m.v[i]);
+  return Lanes<T>::movemask(o) == Lanes<T>::kAll;
 }
+
 template <int N> FASTINIT_AI void split_exp32(VF<N> x, VF<N>& k, VF<N>& m) {
   for (int i = 0; i < N; ++i) {
     const __m256i ix = _mm256_add_epi32(_mm256_castps_si256(x.v[i]), _mm256_set1_epi32(0x3f800000 - 0x3f3504f3));
@@ -85,49 +167,6 @@ template <int N> FASTINIT_AI void split_exp32(VF<N> x, VF<N>& k, VF<N>& m) {
   }
 }
 
-template <int N>
-struct VD {  // 4N doubles
-  __m256d v[N];
-  VD() = default;
-  VD(double c) {
-    for (int i = 0; i < N; ++i) v[i] = _mm256_set1_pd(c);
-  }
-};
-template <int N>
-struct MD {
-  __m256d v[N];
-};
-template <int N> FASTINIT_AI VD<N> operator+(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_add_pd(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VD<N> operator-(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_sub_pd(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VD<N> operator*(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_mul_pd(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VD<N> operator-(VD<N> a) {
-  FASTINIT_LANEWISE(VD<N>, , _mm256_xor_pd(a.v[i], _mm256_set1_pd(-0.0)));
-}
-template <int N> FASTINIT_AI VD<N> fma_v(VD<N> a, VD<N> b, VD<N> c) {
-  FASTINIT_LANEWISE(VD<N>, , _mm256_fmadd_pd(a.v[i], b.v[i], c.v[i]));
-}
-template <int N> FASTINIT_AI VD<N> div_v(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_div_pd(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VD<N> sqrt_v(VD<N> a) { FASTINIT_LANEWISE(VD<N>, , _mm256_sqrt_pd(a.v[i])); }
-template <int N> FASTINIT_AI MD<N> lt(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_LT_OQ)); }
-template <int N> FASTINIT_AI MD<N> le(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_LE_OQ)); }
-template <int N> FASTINIT_AI MD<N> ge(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_GE_OQ)); }
-template <int N> FASTINIT_AI MD<N> gt(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(MD<N>, , _mm256_cmp_pd(a.v[i], b.v[i], _CMP_GT_OQ)); }
-template <int N> FASTINIT_AI VD<N> sel(MD<N> m, VD<N> a, VD<N> b) {
-  FASTINIT_LANEWISE(VD<N>, , _mm256_blendv_pd(b.v[i], a.v[i], m.v[i]));
-}
-template <int N> FASTINIT_AI VD<N> max_v(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_max_pd(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI VD<N> min_v(VD<N> a, VD<N> b) { FASTINIT_LANEWISE(VD<N>, , _mm256_min_pd(a.v[i], b.v[i])); }
-template <int N> FASTINIT_AI bool any_v(MD<N> m) {
-  __m256d o = m.v[0];
-  for (int i = 1; i < N; ++i) o = _mm256_or_pd(o, m.v[i]);
-  return _mm256_movemask_pd(o) != 0;
-}
-template <int N> FASTINIT_AI bool all_v(MD<N> m) {
-  __m256d o = m.v[0];
-  for (int i = 1; i < N; ++i) o = _mm256_and_pd(o, m.v[i]);
-  return _mm256_movemask_pd(o) == 0xf;
-}
-#undef FASTINIT_LANEWISE
 // Integers below 2^52 to double, exactly: the bits of 2^52 + n, minus 2^52.
 FASTINIT_AI __m256d small_u64_to_f64(__m256i n) {
   return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(n, _mm256_set1_epi64x(0x4330000000000000LL))),

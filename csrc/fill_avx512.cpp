@@ -25,33 +25,104 @@ inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
 // ---- lane types for normal.h's templates: each operation is the scalar one, lane-wise --
 #define FASTINIT_AI inline __attribute__((always_inline))
 
-struct VF {  // 16 floats
-  __m512 v;
-  VF() = default;
-  VF(float c) : v(_mm512_set1_ps(c)) {}
-  explicit VF(__m512 x) : v(x) {}
+// The register and mask register of each element type and the instructions the lane
+// operations below are made of; the operations themselves are written once, over the
+// element type.
+template <class T>
+struct Lanes;
+template <>
+struct Lanes<float> {
+  using R = __m512;
+  using K = __mmask16;
+  static FASTINIT_AI R set1(float c) { return _mm512_set1_ps(c); }
+  static FASTINIT_AI R add(R a, R b) { return _mm512_add_ps(a, b); }
+  static FASTINIT_AI R sub(R a, R b) { return _mm512_sub_ps(a, b); }
+  static FASTINIT_AI R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static FASTINIT_AI R neg(R a) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN)));
+  }
+  static FASTINIT_AI R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static FASTINIT_AI R div(R a, R b) { return _mm512_div_ps(a, b); }
+  static FASTINIT_AI R sqrt(R a) { return _mm512_sqrt_ps(a); }
+  template <int P>
+  static FASTINIT_AI K cmp(R a, R b) { return _mm512_cmp_ps_mask(a, b, P); }
+  static FASTINIT_AI R blend(K m, R a, R b) { return _mm512_mask_blend_ps(m, b, a); }
+  static FASTINIT_AI R max(R a, R b) { return _mm512_max_ps(a, b); }  // a > b ? a : b
+  static FASTINIT_AI R min(R a, R b) { return _mm512_min_ps(a, b); }  // a < b ? a : b
+  static constexpr K kAll = 0xffff;
 };
-struct MF {
-  __mmask16 k;
+template <>
+struct Lanes<double> {
+  using R = __m512d;
+  using K = __mmask8;
+  static FASTINIT_AI R set1(double c) { return _mm512_set1_pd(c); }
+  static FASTINIT_AI R add(R a, R b) { return _mm512_add_pd(a, b); }
+  static FASTINIT_AI R sub(R a, R b) { return _mm512_sub_pd(a, b); }
+  static FASTINIT_AI R mul(R a, R b) { return _mm512_mul_pd(a, b); }
+  static FASTINIT_AI R neg(R a) {
+    return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a), _mm512_set1_epi64(INT64_MIN)));
+  }
+  static FASTINIT_AI R fmadd(R a, R b, R c) { return _mm512_fmadd_pd(a, b, c); }
+  static FASTINIT_AI R div(R a, R b) { return _mm512_div_pd(a, b); }
+  static FASTINIT_AI R sqrt(R a) { return _mm512_sqrt_pd(a); }
+  template <int P>
+  static FASTINIT_AI K cmp(R a, R b) { return _mm512_cmp_pd_mask(a, b, P); }
+  static FASTINIT_AI R blend(K m, R a, R b) { return _mm512_mask_blend_pd(m, b, a); }
+  static FASTINIT_AI R max(R a, R b) { return _mm512_max_pd(a, b); }
+  static FASTINIT_AI R min(R a, R b) { return _mm512_min_pd(a, b); }
+  static constexpr K kAll = 0xff;
 };
-FASTINIT_AI VF operator+(VF a, VF b) { return VF(_mm512_add_ps(a.v, b.v)); }
-FASTINIT_AI VF operator-(VF a, VF b) { return VF(_mm512_sub_ps(a.v, b.v)); }
-FASTINIT_AI VF operator*(VF a, VF b) { return VF(_mm512_mul_ps(a.v, b.v)); }
-FASTINIT_AI VF operator-(VF a) {
-  return VF(_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(INT32_MIN))));
-}
-FASTINIT_AI VF fma_v(VF a, VF b, VF c) { return VF(_mm512_fmadd_ps(a.v, b.v, c.v)); }
-FASTINIT_AI VF div_v(VF a, VF b) { return VF(_mm512_div_ps(a.v, b.v)); }
-FASTINIT_AI VF sqrt_v(VF a) { return VF(_mm512_sqrt_ps(a.v)); }
-FASTINIT_AI MF lt(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_LT_OQ)}; }
-FASTINIT_AI MF le(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_LE_OQ)}; }
-FASTINIT_AI MF ge(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ)}; }
-FASTINIT_AI MF gt(VF a, VF b) { return MF{_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ)}; }
-FASTINIT_AI VF sel(MF m, VF a, VF b) { return VF(_mm512_mask_blend_ps(m.k, b.v, a.v)); }
-FASTINIT_AI VF max_v(VF a, VF b) { return VF(_mm512_max_ps(a.v, b.v)); }  // a > b ? a : b
-FASTINIT_AI VF min_v(VF a, VF b) { return VF(_mm512_min_ps(a.v, b.v)); }  // a < b ? a : b
-FASTINIT_AI bool any_v(MF m) { return m.k != 0; }
-FASTINIT_AI bool all_v(MF m) { return m.k == 0xffff; }
+
+template <class T>
+struct Vec {
+  using L = Lanes<T>;
+  typename L::R v;
+  Vec() = default;
+  Vec(T c) : v(L::set1(c)) {}
+  explicit Vec(typename L::R x) : v(x) {}
+};
+template <class T>
+struct Mask {
+  typename Lanes<T>::K k;
+};
+using VF = Vec<float>;  // 16 floats
+using MF = Mask<float>;
+using VD = Vec<double>;  // 8 doubles
+using MD = Mask<double>;
+
+template <class T>
+FASTINIT_AI Vec<T> operator+(Vec<T> a, Vec<T> b) { return Vec<T>(Lanes<T>::add(a.v, b.v)); }
+template <class T>
+FASTINIT_AI Vec<T> operator-(Vec<T> a, Vec<T> b) { return Vec<T>(Lanes<T>::sub(a.v, b.v)); }
+template <class T>
+FASTINIT_AI Vec<T> operator*(Vec<T> a, Vec<T> b) { return Vec<T>(Lanes<T>::mul(a.v, b.v)); }
+template <class T>
+FASTINIT_AI Vec<T> operator-(Vec<T> a) { return Vec<T>(Lanes<T>::neg(a.v)); }
+template <class T>
+FASTINIT_AI Vec<T> fma_v(Vec<T> a, Vec<T> b, Vec<T> c) { return Vec<T>(Lanes<T>::fmadd(a.v, b.v, c.v)); }
+template <class T>
+FASTINIT_AI Vec<T> div_v(Vec<T> a, Vec<T> b) { return Vec<T>(Lanes<T>::div(a.v, b.v)); }
+template <class T>
+FASTINIT_AI Vec<T> sqrt_v(Vec<T> a) { return Vec<T>(Lanes<T>::sqrt(a.v)); }
+template <class T>
+FASTINIT_AI Mask<T> lt(Vec<T> a, Vec<T> b) { return Mask<T>{Lanes<T>::template cmp<_CMP_LT_OQ>(a.v, b.v)}; }
+template <class T>
+FASTINIT_AI Mask<T> le(Vec<T> a, Vec<T> b) { return Mask<T>{Lanes<T>::template cmp<_CMP_LE_OQ>(a.v, b.v)}; }
+template <class T>
+FASTINIT_AI Mask<T> ge(Vec<T> a, Vec<T> b) { return Mask<T>{Lanes<T>::template cmp<_CMP_GE_OQ>(a.v, b.v)}; }
+template <class T>
+FASTINIT_AI Mask<T> gt(Vec<T> a, Vec<T> b) { return Mask<T>{Lanes<T>::template cmp<_CMP_GT_OQ>(a.v, b.v)}; }
+template <class T>
+FASTINIT_AI Vec<T> sel(Mask<T> m, Vec<T> a, Vec<T> b) { return Vec<T>(Lanes<T>::blend(m.k, a.v, b.v)); }
+template <class T>
+FASTINIT_AI Vec<T> max_v(Vec<T> a, Vec<T> b) { return Vec<T>(Lanes<T>::max(a.v, b.v)); }
+template <class T>
+FASTINIT_AI Vec<T> min_v(Vec<T> a, Vec<T> b) { return Vec<T>(Lanes<T>::min(a.v, b.v)); }
+template <class T>
+FASTINIT_AI bool any_v(Mask<T> m) { return m.k != 0; }
+template <class T>
+FASTINIT_AI bool all_v(Mask<T> m) { return m.k == Lanes<T>::kAll; }
+
 FASTINIT_AI void split_exp32(VF x, VF& k, VF& m) {
   const __m512i ix = _mm512_add_epi32(_mm512_castps_si512(x.v), _mm512_set1_epi32(0x3f800000 - 0x3f3504f3));
   k = VF(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(ix, 23), _mm512_set1_epi32(0x7f))));
@@ -59,33 +130,6 @@ FASTINIT_AI void split_exp32(VF x, VF& k, VF& m) {
       _mm512_add_epi32(_mm512_and_si512(ix, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f3504f3))));
 }
 
-struct VD {  // 8 doubles
-  __m512d v;
-  VD() = default;
-  VD(double c) : v(_mm512_set1_pd(c)) {}
-  explicit VD(__m512d x) : v(x) {}
-};
-struct MD {
-  __mmask8 k;
-};
-FASTINIT_AI VD operator+(VD a, VD b) { return VD(_mm512_add_pd(a.v, b.v)); }
-FASTINIT_AI VD operator-(VD a, VD b) { return VD(_mm512_sub_pd(a.v, b.v)); }
-FASTINIT_AI VD operator*(VD a, VD b) { return VD(_mm512_mul_pd(a.v, b.v)); }
-FASTINIT_AI VD operator-(VD a) {
-  return VD(_mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a.v), _mm512_set1_epi64(INT64_MIN))));
-}
-FASTINIT_AI VD fma_v(VD a, VD b, VD c) { return VD(_mm512_fmadd_pd(a.v, b.v, c.v)); }
-FASTINIT_AI VD div_v(VD a, VD b) { return VD(_mm512_div_pd(a.v, b.v)); }
-FASTINIT_AI VD sqrt_v(VD a) { return VD(_mm512_sqrt_pd(a.v)); }
-FASTINIT_AI MD lt(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_LT_OQ)}; }
-FASTINIT_AI MD le(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_LE_OQ)}; }
-FASTINIT_AI MD ge(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_GE_OQ)}; }
-FASTINIT_AI MD gt(VD a, VD b) { return MD{_mm512_cmp_pd_mask(a.v, b.v, _CMP_GT_OQ)}; }
-FASTINIT_AI VD sel(MD m, VD a, VD b) { return VD(_mm512_mask_blend_pd(m.k, b.v, a.v)); }
-FASTINIT_AI VD max_v(VD a, VD b) { return VD(_mm512_max_pd(a.v, b.v)); }
-FASTINIT_AI VD min_v(VD a, VD b) { return VD(_mm512_min_pd(a.v, b.v)); }
-FASTINIT_AI bool any_v(MD m) { return m.k != 0; }
-FASTINIT_AI bool all_v(MD m) { return m.k == 0xff; }
 FASTINIT_AI void split_exp64(VD x, VD& k, VD& m) {
   const __m512i ix = _mm512_add_epi64(_mm512_castpd_si512(x.v),
                                       _mm512_set1_epi64(0x3ff0000000000000LL - 0x3fe6a09e667f3bcdLL));
