@@ -774,6 +774,9 @@ def cases(world, device="cpu"):
     add(Case(f"same-seed-rank{bad}-differs", seed_disagree_case(bad), cuda=True))
     add(Case(f"same-seed-rank{bad}-differs-mesh", seed_disagree_case(bad, use_mesh="1d")))
     add(Case(f"same-seed-rank{bad}-differs-generator", seed_disagree_case(bad, use_generator=True)))
+    if world == 4:  # a 2-D mesh: every rank of both mesh dims is checked at once
+        add(Case("same-seed-agree-2x2-mesh", seed_agree_case(use_mesh="2x2")))
+        add(Case(f"same-seed-rank{bad}-differs-2x2-mesh", seed_disagree_case(bad, use_mesh="2x2")))
     add(Case("same-seed-after-empty-shard-fills", seed_after_empty_shards_case(45)))
 
     # models
