@@ -162,9 +162,10 @@ FASTINIT_HD void contig_work(const ContigArgs& a, uint64_t tid, uint64_t nthread
   char* body = a.data + a.head * L::kSize;
   for (uint64_t c = tid; c < a.chunks; c += nthreads)
     store_chunk<W>(body + 16 * c, chunk_bits<D, Dist>(a.p, (a.block0 + c * L::kBlocksPerChunk) & kBlockMask));
-  // At most 3 + 7 edge elements: the first threads take one each.
-  if (tid < a.head + a.tail) {
-    const uint64_t i = tid < a.head ? tid : a.head + a.chunks * L::kPerChunk + (tid - a.head);
+  // At most 3 + 7 edge elements, one per thread (grid-stride like the body, so any grid
+  // covers them).
+  for (uint64_t k = tid; k < a.head + a.tail; k += nthreads) {
+    const uint64_t i = k < a.head ? k : a.head + a.chunks * L::kPerChunk + (k - a.head);
     store_element<D>(a.data + i * L::kSize, element_bits_at<D, Dist>(a.p, a.e0 + i), false);
   }
 }
