@@ -28,6 +28,7 @@ constexpr uint64_t kParallelMinElems = 1 << 15;
 constexpr uint64_t kChunkElems = 1 << 14;
 // Non-temporal stores pay off once the target is well beyond the caches.
 constexpr uint64_t kStreamMinBytes = 8ull << 20;
+constexpr uint64_t kStreamMinRun = 64ull << 10;
 // Runs shorter than this go through the scatter buffer instead of one kernel call each.
 constexpr int64_t kDirectMinRun = 64;
 constexpr uint64_t kScatterChunk = 1024;
@@ -235,7 +236,10 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, 
   const uint64_t run = stream_run(t);
   auto first_index = [&](uint64_t pos) { return run >= total ? t.offset + pos : stream_index(t, pos); };
   const bool direct = mstride == esz && run > 1 && (inner >= kDirectMinRun || nd == 1);
-  const bool stream = direct && total * esz >= kStreamMinBytes && inner * esz >= 4096;
+  // Streaming stores only in long runs: each kernel call ends with a store fence. Measured
+  // here, one thread, an (8192, 2048) float32 column shard of an (8192, 8192) tensor (rows
+  // of 8 KiB): 0.99 G/s streaming, 1.25 G/s not; the whole tensor's fill 1.33-1.48 G/s.
+  const bool stream = direct && total * esz >= kStreamMinBytes && std::min<uint64_t>(inner, run) * esz >= kStreamMinRun;
 
   const uint64_t count = end - begin;
   if (threads <= 0) threads = get_num_threads();
