@@ -75,6 +75,34 @@ def run_init(mod, name, make, args, kwargs):
     return out, warns, t, before
 
 
+def same_outcome_as_torch(name, make, args, kwargs):
+    """run_init with torch.nn.init and with fastinit; asserts the same outcome and the same
+    warnings, returns (torch's run, fastinit's run)."""
+    import fastinit
+
+    t_run = run_init(torch.nn.init, name, make, args, kwargs)
+    f_run = run_init(fastinit, name, make, args, kwargs)
+    assert f_run[0] == t_run[0], f"torch: {t_run[0]}\nfastinit: {f_run[0]}"
+    assert f_run[1] == t_run[1], f"warnings differ: torch {t_run[1]}, fastinit {f_run[1]}"
+    return t_run, f_run
+
+
+def draws_like_torch(name, shape):
+    """Asserts that mod.<name>(torch.empty(shape), generator=g) moves g's state for
+    fastinit exactly when it does for torch.nn.init (zero-element targets)."""
+    import fastinit
+
+    moved = {}
+    for mod in (torch.nn.init, fastinit):
+        g = torch.Generator().manual_seed(12)
+        s0 = g.get_state()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            getattr(mod, name)(torch.empty(shape), generator=g)
+        moved[mod] = not torch.equal(g.get_state(), s0)
+    assert moved[torch.nn.init] == moved[fastinit], (name, shape, moved)
+
+
 def filled(*shape, dtype=torch.float32):
     """A maker of a tensor of this shape holding 7.0."""
     return lambda: torch.full(shape, 7.0).to(dtype)

@@ -12,7 +12,6 @@
 """
 
 import math
-import warnings
 
 import ml_dtypes
 import numpy as np
@@ -20,7 +19,7 @@ import pytest
 import torch
 
 import fastinit
-from helpers import numpy_recipe, torch_recipe
+from helpers import draws_like_torch, numpy_recipe, torch_recipe
 
 try:  # independent NumPy implementation of the SPEC stream (other helper)
     from reference import expected as ref_expected
@@ -358,15 +357,7 @@ def test_zero_element_draws_like_torch():
     must match torch (measured now); zero-element kaiming_uniform_ returns
     before drawing anything in both."""
     for name, shape in [("uniform_", (0,)), ("uniform_", (3, 0)), ("xavier_uniform_", (0, 5)), ("kaiming_uniform_", (0, 3))]:
-        adv = {}
-        for mod in (torch.nn.init, fastinit):
-            g = torch.Generator().manual_seed(12)
-            s0 = g.get_state()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                getattr(mod, name)(torch.empty(shape), generator=g)
-            adv[mod] = not torch.equal(g.get_state(), s0)
-        assert adv[torch.nn.init] == adv[fastinit], (name, shape, adv)
+        draws_like_torch(name, shape)
 
 
 # --------------------------------------------------------------------------
