@@ -1,0 +1,137 @@
+"""The ``python -m fastinit`` command line, run as a user runs it: in a subprocess."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import fastinit
+
+
+def run(*args, code=None, timeout=300):
+    """Run ``python -m fastinit ARGS`` (or ``python -c CODE``) outside the source tree."""
+    cmd = [sys.executable, "-c", code] if code is not None else [sys.executable, "-m", "fastinit", *args]
+    if code is not None:
+        cmd += list(args)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=os.path.expanduser("~"),
+                          env=env)
+
+
+def test_help_exits_0_and_lists_subcommands():
+    r = run("--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: python -m fastinit")
+    for word in ("bound", "audit", "--version", "--repeats"):
+        assert word in r.stdout
+    assert r.stderr == ""
+
+
+@pytest.mark.parametrize("sub", ["bound", "audit"])
+def test_subcommand_help(sub):
+    r = run(sub, "--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"usage: python -m fastinit {sub}")
+
+
+def test_audit_help_lists_its_options():
+    out = run("audit", "--help").stdout
+    for opt in ("--plot", "--layers", "--width", "--block", "--seed"):
+        assert opt in out
+
+
+def test_version():
+    r = run("--version")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"fastinit {fastinit.__version__} (stream version {fastinit.STREAM_VERSION})"
+
+
+@pytest.mark.parametrize("argv", [["--bogus"], ["frobnicate"], ["bound"], ["bound", "3", "--mode", "sideways"],
+                                  ["audit", "--layers", "0"], ["--repeats", "x"]])
+def test_bad_arguments_give_argparse_errors(argv):
+    r = run(*argv)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert "usage: python -m fastinit" in r.stderr
+    assert "error:" in r.stderr
+
+
+def test_bound_derivation():
+    r = run("bound", "3072", "768", "--a", "2.2360679")
+    assert r.returncode == 0, r.stderr
+    assert "fan_in = shape[1] * receptive field 1 = 768" in r.stdout
+    bound = fastinit.kaiming_bound((3072, 768), a=2.2360679)
+    assert f"bound = sqrt(3) * gain / sqrt(fan_in) = {bound:.9g}" in r.stdout
+    assert f"1/sqrt(fan_in) = {1 / 768 ** 0.5:.9g}" in r.stdout
+
+
+def test_head_to_head_small_shows_progress_and_passes():
+    pytest.importorskip("torch", reason="the head-to-head against torch needs torch")
+    r = run("--rows", "64", "--cols", "48", "--repeats", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert out.startswith(f"fastinit {fastinit.__version__} (stream version {fastinit.STREAM_VERSION})")
+    for key in ("isa", "threads", "cuda_compiled", "cuda_available"):
+        assert f"\n  {key} " in out
+    assert "on a 64x48 weight, median of 2 runs" in out
+    assert out.count("agrees with torch") == 2  # float32 and bfloat16
+    assert out.rstrip().endswith("bounds check: ok")
+    # progress goes to stderr (not a terminal here: one line per case)
+    for line in ("... torch.nn.init float32", "... fastinit float32", "... torch.nn.init bfloat16",
+                 "... fastinit bfloat16"):
+        assert line in r.stderr
+
+
+def test_head_to_head_without_torch_uses_numpy():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None  # import torch raises ImportError
+        from fastinit.__main__ import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    r = run("--rows", "32", "--cols", "32", "--repeats", "1", code=code)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "torch is not installed: comparing against NumPy's Generator(Philox)" in r.stdout
+    assert "numpy Philox" in r.stdout and r.stdout.rstrip().endswith("bounds check: ok")
+
+
+def test_audit_passes_the_namespace_to_run_cli():
+    # A recording stand-in for fastinit._audit: this checks the CLI's wiring only (the
+    # audit itself is tested with its module).
+    code = textwrap.dedent("""
+        import sys, types, json
+        mod = types.ModuleType("fastinit._audit")
+        def run_cli(args):
+            print(json.dumps(vars(args), default=str))
+            return 3
+        mod.run_cli = run_cli
+        sys.modules["fastinit._audit"] = mod
+        from fastinit.__main__ import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    import json
+
+    r = run("audit", "--plot", "x.png", "--layers", "7", "--width", "64", "--block", "--seed", "5", code=code)
+    assert r.returncode == 3, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert {k: got[k] for k in ("plot", "layers", "width", "block", "seed")} == dict(
+        plot="x.png", layers=7, width=64, block=True, seed=5)
+    r = run("audit", code=code)
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert {k: got[k] for k in ("plot", "layers", "width", "block", "seed")} == dict(
+        plot=None, layers=20, width=1024, block=False, seed=0)
+
+
+def test_audit_without_its_module_exits_2_with_a_message():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["fastinit._audit"] = None  # import fails
+        from fastinit.__main__ import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    r = run("audit", code=code)
+    assert r.returncode == 2
+    assert "audit module is not available" in r.stderr
+    assert "Traceback" not in r.stderr
