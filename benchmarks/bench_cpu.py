@@ -2,21 +2,31 @@
 """CPU throughput benchmark: fastinit vs torch.nn.init vs NumPy Philox vs the memory-write limit.
 
     python benchmarks/bench_cpu.py            # default: 1e3..1e8, ~5 minutes on 2 cores
-    python benchmarks/bench_cpu.py --quick    # a few sizes, few repeats, < 1 minute
+    python benchmarks/bench_cpu.py --quick    # a few sizes, few repeats, about a minute: a smoke test
     python benchmarks/bench_cpu.py --full     # 1e3..5e8, more repeats
-    python benchmarks/bench_cpu.py --out DIR  # results dir (default benchmarks/results)
+    python benchmarks/bench_cpu.py --out benchmarks/results   # replace the committed results
+
+Results go to benchmarks/out/ (not tracked by git) unless --out names another folder.
+Plots need matplotlib (`pip install ".[bench]"`); without it the table and JSON are
+still written and a note says why there is no plot.
 
 Every case fills a pre-touched buffer (allocated once, written once, then filled
 repeatedly) and reports the median time of one call. Small sizes loop many calls
 per sample. The "write limit" of a (dtype, size, threads) case is the fastest of
 `torch.Tensor.fill_(0.5)` and `numpy.ndarray.fill` on the same buffer in the
-same run. One extra case times a fresh allocation (`torch.empty` + init, page
-faults included) at 1e8 float32, and a subprocess checks that a fastinit fill
-does not grow peak RSS.
+same run. Extra cases:
 
-Writes bench_cpu.json (all rows plus machine info) and bench_cpu.png
-(throughput vs size, per dtype) and prints PASS/MISS lines for the targets of
-the benchmark issue. Works without torch (then compares against NumPy only).
+* per call: kaiming_uniform_ on a (1, 1000) and a (16, 16) weight, fastinit and torch
+  alternating, at the default thread count (what a model's many small tensors cost);
+* fresh (in process): `torch.empty` + init per call at 1e8 float32, page faults included;
+* fresh process: one new process per sample allocates `torch.empty(8192, 8192)` and
+  fills it once (fastinit kaiming_uniform_, torch's, or `fill_(0.5)`, the floor), in turn;
+* a subprocess checks that a fastinit fill does not grow peak RSS.
+
+Writes bench_cpu.json (all rows plus the machine: CPU model, ISA in use, threads,
+transparent-huge-page settings), bench_cpu.txt (the printed table and targets) and
+bench_cpu.png (throughput vs size, per dtype), and prints PASS/MISS lines for the
+performance targets. Works without torch (then compares against NumPy only).
 """
 
 import argparse
@@ -45,10 +55,13 @@ except ImportError:
 
 import fastinit
 
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out")
 KAIMING_A = math.sqrt(5)
 SEED = 1234
 COLS = 1000  # tensors are (n // COLS, COLS): fan_in = 1000 for every size
 FRESH_SIZE = 10**8
+FRESH_PROCESS_SHAPE = (8192, 8192)
+PER_CALL_SHAPES = [(1, 1000), (16, 16)]
 RSS_SIZE = 10**8
 
 ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
@@ -59,11 +72,13 @@ MODES = {
     # sizes; timing: seconds per sample (at least), samples (min, max), seconds per case;
     # thread counts of the fresh-allocation case
     "quick": dict(sizes=[10**3, 10**5, 10**7], min_sample_s=0.002, reps=(3, 7), budget_s=0.15,
-                  fresh_threads=[2]),
+                  fresh_threads=[2], per_call_samples=15, fresh_process_runs=1),
     "default": dict(sizes=[10**3, 10**4, 10**5, 10**6, 10**7, 10**8],
-                    min_sample_s=0.01, reps=(3, 21), budget_s=0.6, fresh_threads=[1, 2]),
+                    min_sample_s=0.01, reps=(3, 21), budget_s=0.6, fresh_threads=[1, 2],
+                    per_call_samples=41, fresh_process_runs=5),
     "full": dict(sizes=[10**3, 10**4, 10**5, 10**6, 10**7, 10**8, 5 * 10**8],
-                 min_sample_s=0.02, reps=(5, 31), budget_s=1.5, fresh_threads=[1, 2]),
+                 min_sample_s=0.02, reps=(5, 31), budget_s=1.5, fresh_threads=[1, 2],
+                 per_call_samples=81, fresh_process_runs=7),
 }
 DTYPES = ["float32", "bfloat16", "float16", "float64"]
 THREADS = [1, 2]
@@ -255,6 +270,87 @@ def bench_fresh(cfg, use_torch, log):
     return rows
 
 
+def bench_per_call(cfg, use_torch, log):
+    """kaiming_uniform_ per call on small weights, fastinit and torch alternating sample by
+    sample (so that drifts of the machine's speed hit both alike), at the default thread
+    count. Rows carry case "per_call" and the shape."""
+    if not use_torch:
+        return []
+    set_threads(os.cpu_count() or 1)
+    rows = []
+    for shape in PER_CALL_SHAPES:
+        t = torch.empty(shape)
+        t.fill_(0.0)
+        n = t.numel()
+        ops = {"fastinit": lambda t=t: fastinit.kaiming_uniform_(t, a=KAIMING_A),
+               "torch": lambda t=t: torch.nn.init.kaiming_uniform_(t, a=KAIMING_A)}
+        inner = {op: max(1, math.ceil(cfg["min_sample_s"] / max(timed(fn), timed(fn), 1e-7)))
+                 for op, fn in ops.items()}
+        samples = {op: [] for op in ops}
+        gc.disable()
+        try:
+            for _ in range(cfg["per_call_samples"]):
+                for op, fn in ops.items():
+                    k = inner[op]
+                    t0 = time.perf_counter()
+                    for _ in range(k):
+                        fn()
+                    samples[op].append((time.perf_counter() - t0) / k)
+        finally:
+            gc.enable()
+        for op in ops:
+            row = make_row(op, "float32", n, fastinit.get_num_threads(), statistics.median(samples[op]),
+                           min(samples[op]), len(samples[op]), inner[op], case="per_call")
+            row["shape"] = list(shape)
+            rows.append(row)
+            log(format_row(row))
+    return rows
+
+
+FRESH_PROCESS_SCRIPT = r"""
+import json, sys, time
+op, rows, cols, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+import math, torch, fastinit
+torch.set_num_threads(threads)
+fastinit.set_num_threads(threads)
+warm = torch.empty(16, 16)  # load the kernels and start the pool before the clock
+fastinit.kaiming_uniform_(warm, a=math.sqrt(5)); torch.nn.init.kaiming_uniform_(warm, a=math.sqrt(5))
+init = {"fastinit": lambda t: fastinit.kaiming_uniform_(t, a=math.sqrt(5)),
+        "torch": lambda t: torch.nn.init.kaiming_uniform_(t, a=math.sqrt(5)),
+        "torch_fill": lambda t: t.fill_(0.5)}[op]
+t0 = time.perf_counter()
+init(torch.empty(rows, cols))
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+"""
+
+
+def bench_fresh_process(cfg, use_torch, log):
+    """torch.empty(8192, 8192) + one fill, each sample in a new process (fresh pages, as a
+    model build sees them), the ops in turn; rows carry case "fresh_process"."""
+    if not use_torch:
+        return []
+    rows_, cols = FRESH_PROCESS_SHAPE
+    n = rows_ * cols
+    threads = max(THREADS)
+    ops = ["fastinit", "torch", "torch_fill"]
+    samples = {op: [] for op in ops}
+    for _ in range(cfg["fresh_process_runs"]):
+        for op in ops:
+            proc = subprocess.run([sys.executable, "-c", FRESH_PROCESS_SCRIPT, op, str(rows_), str(cols), str(threads)],
+                                  capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                raise RuntimeError(f"fresh-process {op} failed:\n{proc.stderr[-2000:]}")
+            samples[op].append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+    rows = []
+    for op in ops:
+        row = make_row(op, "float32", n, threads, statistics.median(samples[op]), min(samples[op]),
+                       len(samples[op]), 1, case="fresh_process")
+        row["shape"] = list(FRESH_PROCESS_SHAPE)
+        rows.append(row)
+        log(format_row(row))
+    return rows
+
+
 def sanity_check(buf):
     """Cheap checks of fastinit on this buffer: 1 and 2 threads agree, values in range, mean near 0."""
     step = max(1, buf.n // 10**6)
@@ -325,24 +421,38 @@ def fmt_time(s):
     return f"{s / 1e-9:7.1f} ns"
 
 
-HEADER = (f"{'op':<11} {'case':<10} {'dtype':<9} {'size':>9} {'thr':>3} {'median':>10} "
+HEADER = (f"{'op':<11} {'case':<13} {'dtype':<9} {'size':>9} {'thr':>3} {'median':>10} "
           f"{'Gval/s':>8} {'GB/s':>7} {'x torch':>8} {'x numpy':>8} {'x limit':>7}")
 
 
 def format_row(r):
-    return (f"{r['op']:<11} {r['case']:<10} {r['dtype']:<9} {r['size']:>9.0e} {r['threads']:>3} "
+    size = "x".join(map(str, r["shape"])) if "shape" in r else format(r["size"], ".0e")
+    return (f"{r['op']:<11} {r['case']:<13} {r['dtype']:<9} {size:>9} {r['threads']:>3} "
             f"{fmt_time(r['median_s']):>10} {r['gvals_per_s']:>8.3f} {r['gb_per_s']:>7.2f} "
             f"{fmt(r.get('ratio_to_torch'), '8.2f'):>8} {fmt(r.get('ratio_to_numpy'), '8.2f'):>8} "
             f"{fmt(r.get('frac_write_limit'), '7.2f'):>7}")
 
 
-def print_table(rows):
-    print()
-    print(HEADER)
-    print("-" * len(HEADER))
-    for r in sorted(rows, key=lambda r: (r["case"] != "pretouched", DTYPES.index(r["dtype"]),
+CASE_ORDER = ["pretouched", "normal", "trunc_normal", "fresh", "per_call", "fresh_process"]
+
+
+def report_lines(info, mode, rows, results, elapsed):
+    """The text report: machine, table, targets (stdout and bench_cpu.txt)."""
+    yield (f"# bench_cpu ({mode}) {info['date']}: {info['cpu_model']}, {info['cpu_count']} CPUs, "
+           f"ISA {info['isa']} (available: {', '.join(info['isas_available'])}), threads 1 and {info['threads_max']}, "
+           f"THP enabled: {info['thp_enabled']}, defrag: {info['thp_defrag']}; torch {info['torch']}, "
+           f"numpy {info['numpy']}, fastinit {info['fastinit']['version']}")
+    yield ""
+    yield HEADER
+    yield "-" * len(HEADER)
+    for r in sorted(rows, key=lambda r: (CASE_ORDER.index(r["case"]), DTYPES.index(r["dtype"]),
                                          r["size"], r["threads"], r["op"])):
-        print(format_row(r))
+        yield format_row(r)
+    yield ""
+    for t in results:
+        value = fmt(t.get("value"), ".3f")
+        yield f"{t['status']:<20} {t['target']}  (measured {value})" + (f"\n{t['error']}" if "error" in t else "")
+    yield f"\nelapsed {elapsed:.0f} s"
 
 
 def check(name, row, field, minimum, stretch=None):
@@ -372,6 +482,15 @@ def targets(rows, max_threads):
     for threads in sorted({1, max_threads}):
         out.append(check(f"float32 1e3 {threads} thr no slower per call than torch", fi("float32", 10**3, threads),
                          "ratio_to_torch", 1.0))
+    per_call = lambda shape: next((r for r in rows if r["op"] == "fastinit" and r["case"] == "per_call"
+                                   and r.get("shape") == list(shape)), None)
+    out.append(check("kaiming_uniform_ (1, 1000) per call <= 1.0x torch's time", per_call((1, 1000)),
+                     "ratio_to_torch", 1.0, stretch=1 / 0.6))
+    out.append(check("kaiming_uniform_ (16, 16) per call <= 0.7x torch's time", per_call((16, 16)),
+                     "ratio_to_torch", 1 / 0.7))
+    out.append(check("fresh process: torch.empty(8192, 8192) + kaiming_uniform_ >= 0.8x of torch.empty + fill_",
+                     lookup(rows, "fastinit", "float32", FRESH_PROCESS_SHAPE[0] * FRESH_PROCESS_SHAPE[1],
+                            max_threads, "fresh_process"), "frac_write_limit", 0.8))
     for case in NORMAL_CASES:
         out.append(check(f"{case}_ float32 1e8 {max_threads} thr >= 6x torch's {case}_",
                          lookup(rows, "fastinit", "float32", big, max_threads, case), "ratio_to_torch", 6))
@@ -406,6 +525,15 @@ def peak_rss_check(use_torch):
                 status="PASS" if frac < 0.01 else "MISS", growth_bytes=growth, **res)
 
 
+def read_sys(path):
+    """A /sys setting such as "always [madvise] never", or None where it cannot be read."""
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def machine_info():
     cpu = "unknown"
     try:
@@ -413,11 +541,16 @@ def machine_info():
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
+    fi = fastinit.info()
     return dict(date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                cpu_model=cpu, cpu_count=os.cpu_count(), platform=platform.platform(),
+                cpu_model=cpu, cpu_count=os.cpu_count(), isa=fi["isa"], isas_available=fi["isas_available"],
+                threads_max=max(THREADS), thp_enabled=read_sys("/sys/kernel/mm/transparent_hugepage/enabled"),
+                thp_defrag=read_sys("/sys/kernel/mm/transparent_hugepage/defrag"),
+                env={k: os.environ.get(k) for k in ("FASTINIT_CPU_ISA", "FASTINIT_HUGEPAGE")},
+                platform=platform.platform(),
                 python=platform.python_version(), numpy=np.__version__,
                 torch=torch.__version__ if torch is not None else None,
-                fastinit=fastinit.info(),
+                fastinit=fi,
                 load_average=os.getloadavg())
 
 
@@ -462,10 +595,13 @@ def main(argv=None):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_const", dest="mode", const="quick", help="few sizes and repeats (<1 min)")
     g.add_argument("--full", action="store_const", dest="mode", const="full", help="1e3..5e8, more repeats")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"),
-                   help="results directory (default: benchmarks/results)")
+    p.add_argument("--out", default=DEFAULT_OUT,
+                   help="results folder (default: benchmarks/out, not tracked by git; "
+                        "pass benchmarks/results to replace the committed results)")
     p.add_argument("--no-torch", action="store_true", help="compare against NumPy only")
-    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-plot", action="store_true", help="write no plot (plots need matplotlib)")
+    p.add_argument("--no-fresh-process", action="store_true",
+                   help="skip the fresh-process case (a few new processes of 256 MiB each)")
     args = p.parse_args(argv)
     mode = args.mode or "default"
     cfg = MODES[mode]
@@ -484,28 +620,39 @@ def main(argv=None):
     rows = bench_pretouched(cfg, DTYPES, THREADS, use_torch, log)
     rows += bench_normal_family(cfg, mode, THREADS, use_torch, log)
     rows += bench_fresh(cfg, use_torch, log)
+    rows += bench_per_call(cfg, use_torch, log)
+    if not args.no_fresh_process:
+        rows += bench_fresh_process(cfg, use_torch, log)
     add_derived(rows)
-    print_table(rows)
-
     results = targets(rows, max_threads) + [peak_rss_check(use_torch)]
-    print()
-    for t in results:
-        value = fmt(t.get("value"), ".3f")
-        print(f"{t['status']:<20} {t['target']}  (measured {value})" + (f"\n{t['error']}" if "error" in t else ""))
     elapsed = time.perf_counter() - t_start
     info["load_average_end"] = os.getloadavg()
-    print(f"\nelapsed {elapsed:.0f} s")
 
+    report = "\n".join(report_lines(info, mode, rows, results, elapsed))
+    print(report)
     os.makedirs(args.out, exist_ok=True)
+    if os.path.abspath(args.out) == os.path.abspath(DEFAULT_OUT):
+        with open(os.path.join(args.out, ".gitignore"), "w") as f:
+            f.write("# bench_cpu.py's default output: local runs, not committed\n*\n")
+    txt_path = os.path.join(args.out, "bench_cpu.txt")
+    with open(txt_path, "w") as f:
+        f.write(report + "\n")
     json_path = os.path.join(args.out, "bench_cpu.json")
     with open(json_path, "w") as f:
         json.dump(dict(machine=info, mode=mode, config=cfg, elapsed_s=elapsed, rows=rows, targets=results),
                   f, indent=1)
-    print(f"wrote {json_path}")
-    if not args.no_plot:
-        png_path = os.path.join(args.out, "bench_cpu.png")
-        plot(rows, DTYPES, max_threads, png_path)
-        print(f"wrote {png_path}")
+    print(f"wrote {txt_path}\nwrote {json_path}")
+    if args.no_plot:
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("no plot: matplotlib is not installed (pip install matplotlib, or the bench extra: "
+              "pip install \".[bench]\")")
+        return
+    png_path = os.path.join(args.out, "bench_cpu.png")
+    plot(rows, DTYPES, max_threads, png_path)
+    print(f"wrote {png_path}")
 
 
 if __name__ == "__main__":
