@@ -1,4 +1,4 @@
-// The CUDA fill (SPEC section 2 and docs/STREAM.md on the GPU). Every value comes from
+// The CUDA fill (docs/STREAM.md on the GPU). Every value comes from
 // philox_block and value_f32_dist / value_f64_dist (value.h, normal.h) and the storage
 // roundings in value.h, the same inline code the CPU paths compile (with correctly
 // rounded division and sqrt, explicit fma, no contraction), so a CUDA fill is
@@ -82,7 +82,7 @@ struct Layout {
   static constexpr uint64_t kPerChunk = kPerBlock * kBlocksPerChunk;
 };
 
-// The element with stream index e (SPEC section 2: word e, or words 2e and 2e + 1, all
+// The element with stream index e (docs/STREAM.md section 2: word e, or words 2e and 2e + 1, all
 // modulo 2^64; the block is the word index >> 2).
 template <int D, int Dist>
 FASTINIT_HD uint64_t element_bits_at(const FillParams& p, uint64_t e) {
@@ -403,6 +403,15 @@ void fill_dist(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s
 
 bool cuda_available(std::string* why) {
   try {
+    // With no driver installed at all, the runtime reports driver version 0 (CUDA runtime
+    // API, cudaDriverGetVersion), where cudaGetDeviceCount would only say the driver is
+    // "insufficient".
+    int driver = 0;
+    if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0) {
+      (void)cudaGetLastError();
+      if (why) *why = "no CUDA driver found (libcuda.so.1 is not installed or not on the library path)";
+      return false;
+    }
     int count = 0;
     const cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {
