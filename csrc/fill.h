@@ -1,5 +1,5 @@
 // Plain-data kernel interface shared by every CPU path, the CUDA kernel and the
-// binding. Validation and the torch/NumPy handling live in Python (SPEC section 4);
+// binding. Validation and the torch/NumPy handling live in Python (docs/STREAM.md section 9);
 // what reaches this layer is a pointer, sizes, strides, a dtype, bounds and the stream
 // position.
 #ifndef FASTINIT_FILL_H_
@@ -13,9 +13,9 @@ enum Dtype : int32_t { kFloat32 = 0, kFloat64 = 1, kFloat16 = 2, kBFloat16 = 3 }
 
 constexpr int kMaxDims = 16;
 
-// Everything a kernel needs to turn stream words into stored values (SPEC section 2).
+// Everything a kernel needs to turn stream words into stored values (docs/STREAM.md section 3).
 // f32-family dtypes compute v = fma(u, scale32, lo32); v >= top32 is replaced by repl32,
-// which is SPEC's "never return hi" rule moved before the store: top32 is the smallest
+// which is the stream's "never return hi" rule moved before the store: top32 is the smallest
 // float whose storage rounding reaches hi's, repl32 is lo rounded to the storage type.
 //
 // Distributions (docs/STREAM.md): kUniform uses the fields above; kNormal uses mean and
@@ -51,7 +51,7 @@ using RunKernel = void (*)(const FillParams& p, void* dst, uint64_t n, uint64_t 
 // offset + sum(i_k * istrides[k]), modulo 2^64. For a whole tensor istrides are the
 // row-major strides of its own sizes; for a box of a larger (sharded) tensor they are the
 // row-major strides of the global shape and offset is the box corner's global index, so
-// a shard gets exactly the values the whole tensor holds there (SPEC section 2).
+// a shard gets exactly the values the whole tensor holds there (docs/STREAM.md section 5).
 struct FillTarget {
   void* data;
   int32_t ndim;

@@ -432,7 +432,7 @@ struct Group {
       c[s][1] = _mm256_and_si256(_mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(b >> 32))), carry),
                                  _mm256_set1_epi32(static_cast<int>(kBlockHiMask)));
     }
-    // Round 0 with counter words 2 and 3 zero (SPEC section 2): their product is zero,
+    // Round 0 with counter words 2 and 3 zero (docs/STREAM.md section 2): their product is zero,
     // so c = (c1 ^ k0, 0, hi(M0 c0) ^ k1, lo(M0 c0)).
     for (int s = 0; s < kSets; ++s) {
       __m256i hi0, lo0;
@@ -472,14 +472,14 @@ struct Group {
     }
   }
 
-  // SPEC float32 formula on 8 words, with the upper-bound rule.
+  // The float32 formula (docs/STREAM.md section 3) on 8 words, with the upper-bound rule.
   static __m256 value_f32x8(__m256i x, const FillParams& p) {
     const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(x, 8)), _mm256_set1_ps(0x1p-24f));
     const __m256 v = _mm256_fmadd_ps(u, _mm256_set1_ps(p.scale32), _mm256_set1_ps(p.lo32));
     return _mm256_blendv_ps(v, _mm256_set1_ps(p.repl32), _mm256_cmp_ps(v, _mm256_set1_ps(p.top32), _CMP_GE_OQ));
   }
 
-  // SPEC float64 formula on 4 word pairs (low word first in each 64-bit lane).
+  // The float64 formula on 4 word pairs (low word first in each 64-bit lane).
   static __m256d value_f64x4(__m256i x, const FillParams& p) {
     // 53-bit integer to double without AVX-512DQ: both halves exact via the 2^52 trick.
     const __m256i m = _mm256_srli_epi64(x, 11);

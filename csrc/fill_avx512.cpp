@@ -200,7 +200,7 @@ struct Group {
       c[s][1] = _mm512_and_si512(_mm512_mask_add_epi32(hi, carry, hi, _mm512_set1_epi32(1)),
                                  _mm512_set1_epi32(static_cast<int>(kBlockHiMask)));
     }
-    // Round 0 with counter words 2 and 3 zero (SPEC section 2): their product is zero,
+    // Round 0 with counter words 2 and 3 zero (docs/STREAM.md section 2): their product is zero,
     // so c = (c1 ^ k0, 0, hi(M0 c0) ^ k1, lo(M0 c0)).
     for (int s = 0; s < kSets; ++s) {
       __m512i hi0, lo0;

@@ -1,6 +1,6 @@
 // CPU fill orchestration: FillParams from the bounds, strided targets split into
 // contiguous runs, work split across the pool. Values depend only on the logical index,
-// so any split gives the same bits (SPEC section 2).
+// so any split gives the same bits (docs/STREAM.md section 5).
 #include "fill_cpu.h"
 
 #include <sys/mman.h>

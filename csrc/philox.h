@@ -61,7 +61,7 @@ FASTINIT_HD Philox4 philox4x32_10(Philox4 c, uint32_t k0, uint32_t k1) {
 constexpr uint64_t kBlockMask = (uint64_t{1} << 62) - 1;
 constexpr uint32_t kBlockHiMask = static_cast<uint32_t>(kBlockMask >> 32);
 
-// SPEC section 2: block b of the stream for `seed` is philox((b lo, b hi, 0, 0), seed).
+// docs/STREAM.md section 2: block b of the stream for `seed` is philox((b lo, b hi, 0, 0), seed).
 FASTINIT_HD Philox4 philox_block(uint64_t seed, uint64_t block) {
   return philox4x32_10(Philox4{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), 0u, 0u}},
                        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));

@@ -7,7 +7,7 @@
 //   Group::store_align(dtype)           bytes a streaming store must be aligned to;
 //   Group::fence()                      orders streaming stores before returning.
 // Heads and tails go through the same Group::store into a stack buffer, so every element
-// comes out of one formula whatever the split (SPEC section 2: values never depend on
+// comes out of one formula whatever the split (docs/STREAM.md section 5: values never depend on
 // chunking). Static inline template: each ISA translation unit instantiates its own copy
 // with a Group type from its own namespace.
 #ifndef FASTINIT_RUN_DRIVER_H_
@@ -34,7 +34,7 @@ static inline void run_groups_as(const FillParams& p, void* dst, uint64_t n, uin
   auto partial = [&](uint64_t count) {
     alignas(64) char buf[Group::kBlocks * 4 * 4];
     while (count > 0) {
-      const uint64_t word = e * wpe;  // wraps modulo 2^64 as the SPEC's word index does
+      const uint64_t word = e * wpe;  // wraps modulo 2^64 as the stream's word index does
       const uint64_t skip = (word & 3) / wpe;
       Group::template store<D, Dist>(keys, p, word >> 2, buf, false);
       const uint64_t take = count < per_group - skip ? count : per_group - skip;

@@ -1,4 +1,4 @@
-// SPEC section 2 in scalar form: stream word(s) -> value -> storage bits. Only
+// docs/STREAM.md section 3 in scalar form: stream word(s) -> value -> storage bits. Only
 // static inline / constexpr code, so every translation unit (whatever its ISA flags)
 // gets its own private copy and no vector code can leak into the baseline path.
 // The SIMD paths implement the same formulas lane-wise; tests hold them bit-identical.

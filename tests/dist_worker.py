@@ -16,7 +16,7 @@ Rules every case follows, so that a failure on one rank cannot desynchronize the
 * a case passes only if it made at least one comparison of real data (`Ctx.checks`).
 
 Expected values are never hard-coded: a DTensor fill is compared, bit for bit, with the
-same fastinit call on a plain tensor of the global shape in the same process (SPEC section
+same fastinit call on a plain tensor of the global shape in the same process (docs/STREAM.md section
 2: an element's value depends only on (seed, offset + row-major index)); torch's own
 behaviour is compared with torch's single-process output.
 """

@@ -1,6 +1,6 @@
-"""Independent pure-NumPy reference for the fastinit stream (SPEC.md section 2).
+"""Independent pure-NumPy reference for the fastinit stream (docs/STREAM.md sections 1-3).
 
-Written from the SPEC text only (not from the C++ sources), so that the tests
+Written from the stream contract's text only (not from the C++ sources), so that the tests
 compare two independent implementations.
 
 Public API (kept small on purpose; other test files import it):
@@ -11,7 +11,7 @@ Public API (kept small on purpose; other test files import it):
     words(seed, start, count)            uint32 array: word(seed, j) for
                                          j = start, start+1, ... (mod 2**64)
     expected(shape, dtype, lo, hi, seed, offset=0, *, apply_upper_rule=True)
-                                         the SPEC values of a C-order array of that
+                                         the stream's values of a C-order array of that
                                          shape. dtype: np.float32, np.float64,
                                          np.float16, or "bfloat16" (also
                                          ml_dtypes.bfloat16) -> ml_dtypes.bfloat16
@@ -51,7 +51,7 @@ float16 / bfloat16: v (float32, as above) rounded RNE to the storage type;
   arithmetic on the float32 pattern (RNE).
 Upper-bound rule: where the storage value == RN_storage(hi) (numerically),
   store RN_storage(lo). RN_storage of the bounds is taken directly from the
-  given Python float (one rounding from float64), as the SPEC words it.
+  given Python float (one rounding from float64), as docs/STREAM.md words it.
 """
 from __future__ import annotations
 
@@ -308,7 +308,7 @@ def _flat_values(n: int, name: str, lo: float, hi: float, seed: int, offset: int
 
 
 def expected(shape, dtype, lo, hi, seed, offset=0, *, apply_upper_rule=True) -> np.ndarray:
-    """SPEC values for a C-order array of `shape` filled with (lo, hi, seed, offset).
+    """The stream's values for a C-order array of `shape` filled with (lo, hi, seed, offset).
 
     apply_upper_rule=False skips the "hi is never returned" replacement (only
     useful to show that a test case really triggers the rule)."""

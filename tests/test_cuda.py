@@ -1,4 +1,4 @@
-"""The CUDA kernel against the CPU kernels, bit for bit (SPEC section 2: values never
+"""The CUDA kernel against the CPU kernels, bit for bit (docs/STREAM.md section 5: values never
 depend on the device, strides or layout), plus the CUDA-specific plumbing: streams,
 devices, errors, CuPy input.
 
@@ -80,7 +80,7 @@ def _cuda_really_works():
 
 def test_kat_words_on_cuda():
     # Independent of the CPU kernels: float32 on [0, 1) is (word >> 8) * 2^-24 exactly,
-    # with the SPEC's seed-42 words.
+    # with docs/STREAM.md's seed-42 words.
     words = [0x9CEAF053, 0x77F5493B, 0x12BF50AD, 0x5742B3D7, 0xFCDB2127, 0x53BA6CFD, 0x838F5A6E, 0x744E06FB]
     t = torch.empty(8, dtype=torch.float32, device="cuda")
     fastinit.uniform_(t, 0.0, 1.0, seed=42)
@@ -239,7 +239,7 @@ def test_public_api_seeded(dtype):
 
 
 def test_manual_seed_gives_same_weights_on_cpu_and_cuda():
-    # SPEC section 3: the seed comes from the CPU default generator for CUDA tensors too.
+    # docs/STREAM.md section 4: the seed comes from the CPU default generator for CUDA tensors too.
     torch.manual_seed(1234)
     g1 = fastinit.kaiming_uniform_(torch.empty(300, 200, device="cuda"))
     g2 = fastinit.uniform_(torch.empty(1001, dtype=torch.bfloat16, device="cuda"), -2, 2)

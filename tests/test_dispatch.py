@@ -79,7 +79,7 @@ def test_forced_isa_switches_kernel(isa):
             assert delta >= 1, f"{k} kernel not called: {before} -> {after}"
         else:
             assert delta == 0, f"{k} kernel called while {isa} forced: {before} -> {after}"
-    # the forced kernel computes the SPEC values
+    # the forced kernel computes the stream's values
     got = np.array(out["values"], dtype=np.uint32).view(np.float32)
     assert_bits_equal(got, R.expected((1001,), np.float32, -0.5, 0.5, 42, 9), f"forced {isa}")
     # the public layer goes through the same kernel and reports it

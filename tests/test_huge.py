@@ -156,7 +156,7 @@ def test_offsets_across_boundaries_multithreaded_public(dtype, boundary):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_offset_plus_numel_wraps_past_2_64(dtype):
-    """SPEC: element i gets index (offset + i) mod 2**64, so the elements past the wrap
+    """docs/STREAM.md section 2: element i gets index (offset + i) mod 2**64, so the elements past the wrap
     equal those of a fill at offset 0, for any split."""
     n, k = 4099, 37
     off = 2**64 - k

@@ -1,4 +1,4 @@
-"""Known-answer tests: Philox4x32-10 (Random123 KATs) and the SPEC's word tables,
+"""Known-answer tests: Philox4x32-10 (Random123 KATs) and docs/STREAM.md's word tables,
 checked against fastinit._C and against the independent NumPy reference.
 Also self-checks of the reference's exact-fma emulation against Fraction arithmetic."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import reference as R
 from conftest import c_fill
 from fastinit import _C
 
-# (counter c0..c3, key k0 k1, output) from SPEC.md section 1 (Random123 kat_vectors)
+# (counter c0..c3, key k0 k1, output) from docs/STREAM.md section 1 (Random123 kat_vectors)
 KATS = [
     ((0x00000000, 0x00000000, 0x00000000, 0x00000000), (0x00000000, 0x00000000),
      (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
@@ -22,7 +22,7 @@ KATS = [
      (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
 ]
 
-# word(seed, 0..7) from SPEC.md section 2
+# word(seed, 0..7) from docs/STREAM.md section 2
 WORD_TABLE = {
     0: "6627e8d5 e169c58d bc57ac4c 9b00dbd8 f8e4cca4 5cb200db b1a574eb 097eff67",
     42: "9ceaf053 77f5493b 12bf50ad 5742b3d7 fcdb2127 53ba6cfd 838f5a6e 744e06fb",

@@ -8,7 +8,7 @@ strides, as_strided views that overlap or not, expanded/broadcast views, misalig
 big-endian NumPy buffers, read-only arrays, 0-d arrays), with bounds, ``a``, ``gain``,
 ``seed`` and ``offset`` at their extremes and of wrong types:
 
-* an accepted input holds exactly the SPEC values of its logical (row-major) indices:
+* an accepted input holds exactly the stream's values of its logical (row-major) indices:
   ``reference.expected`` with the bound torch would compute (uniform_, kaiming_uniform_,
   xavier_uniform_), and, for every function (also ones this file does not know), the
   values that the same call gives on a fresh contiguous array of the same shape;
@@ -391,7 +391,7 @@ def check_call(case: Case, fname, args, seed, offset, valid_dtype, writable=True
         want = R.expected_bits(case.shape, name, lo, hi, operator.index(seed), operator.index(offset))
         bad = np.nonzero(got.reshape(-1) != want.reshape(-1))[0]
         assert bad.size == 0, (
-            f"{bad.size} of {got.size} elements differ from the SPEC; first at logical index {int(bad[0])}: "
+            f"{bad.size} of {got.size} elements differ from the stream; first at logical index {int(bad[0])}: "
             f"want 0x{int(want.reshape(-1)[bad[0]]):x} got 0x{int(got.reshape(-1)[bad[0]]):x}: {what}")
     # layout independence, for every function: a fresh contiguous array, same call
     if _numel(case.shape):

@@ -1,4 +1,4 @@
-"""Seeds (SPEC section 3 and the README recipe).
+"""Seeds (docs/STREAM.md section 4).
 
 - seed=int: used as the Philox key as is; bypasses and never advances generators;
 - torch tensors: the seed is drawn from `generator` or torch.default_generator as
@@ -21,7 +21,7 @@ import torch
 import fastinit
 from helpers import draws_like_torch, numpy_recipe, torch_recipe
 
-try:  # independent NumPy implementation of the SPEC stream (other helper)
+try:  # independent NumPy implementation of the stream (other helper)
     from reference import expected as ref_expected
 except Exception:  # pragma: no cover
     ref_expected = None
@@ -201,7 +201,7 @@ def test_explicit_seed_same_for_torch_and_numpy():
 
 
 def test_seed_key_word_order():
-    """seed -> key (seed & 0xffffffff, seed >> 32), per SPEC section 2 (its
+    """seed -> key (seed & 0xffffffff, seed >> 32), per docs/STREAM.md section 2 (its
     known answers, not fastinit output): word(0x0123456789abcdef, 0) =
     0xb850222e, word(42, 0..1) = 0x9ceaf053, 0x77f5493b."""
     t = fastinit.uniform_(torch.empty(2), 0.0, 1.0, seed=0x0123456789ABCDEF)

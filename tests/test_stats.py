@@ -28,7 +28,7 @@ up to a 2^-24 relative discretisation, far below these standard errors.
 
 float16/bfloat16 fills are discrete: each representable value r gets the
 probability of the interval of reals that round to r (intersected with
-[lo, hi)), and the mass that rounds to hi is moved to lo (SPEC section 2).
+[lo, hi)), and the mass that rounds to hi is moved to lo (docs/STREAM.md section 3).
 For these dtypes we compute that exact pmf (from every bit pattern of the
 type), test the observed frequencies with a chi-square, and test the moments
 against the pmf's own moments (the hi -> lo move shifts the mean by ~1e-3 of

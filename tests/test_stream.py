@@ -1,4 +1,4 @@
-"""The stream (SPEC section 2), bit for bit against the independent NumPy
+"""The stream (docs/STREAM.md sections 2-5), bit for bit against the independent NumPy
 reference, for every ISA kernel, thread count, size, alignment, offset, dtype
 and bound pair."""
 from __future__ import annotations
@@ -95,7 +95,7 @@ def test_bfloat16_as_uint16_buffer(isa):
     _C.fill(u.__array_interface__["data"][0], 3, [n], [2], -0.5, 0.5, 6, 2**64 - 3, isa, 2)
     want = R.expected((n,), "bfloat16", -0.5, 0.5, 6, 2**64 - 3)
     assert_bits_equal(u, want.view(np.uint16), "bf16 via uint16")
-    # and it is the float32 fill rounded to bfloat16 (SPEC), where the rule does not apply
+    # and it is the float32 fill rounded to bfloat16 (docs/STREAM.md section 3), where the rule does not apply
     f = np.empty(n, np.float32)
     c_fill(f, -0.5, 0.5, 6, 2**64 - 3, isa, 1)
     r = f.astype(BF16)
@@ -163,7 +163,7 @@ def test_upper_bound_rule(isa, dtype, lo, hi):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 def test_hi_rounded_once_to_storage(isa, dtype):
     """hi whose float32 rounding is a storage-type midpoint: RN_storage(hi) taken
-    from the given bound, per SPEC ('hi rounded to the storage type')."""
+    from the given bound, per docs/STREAM.md section 3 ('hi rounded to the storage type')."""
     mant = {2: 11 if dtype == np.float16 else 8, 4: 24, 8: 53}[dtype.itemsize]
     lo = 1.0 - 2.0**-mant
     hi = 1.0 + 2.0**-mant + 2.0**-40

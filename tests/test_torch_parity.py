@@ -19,7 +19,7 @@ from helpers import Deferring as _Deferring, Recorder as _Recorder
 from helpers import case_id as _case_id, expanded as _expanded, filled as _e
 from helpers import record_torch_method, same_outcome_as_torch
 
-try:  # independent NumPy implementation of the SPEC stream (other helper)
+try:  # independent NumPy implementation of the stream (other helper)
     from reference import expected as ref_expected
 except Exception:  # pragma: no cover - reference not there yet
     ref_expected = None

@@ -3,7 +3,7 @@
 Fills tensors and arrays in place with Philox4x32-10 values whose bits depend only on
 (seed, element index): identical across thread counts, SIMD paths, CPU and CUDA, memory
 layouts and shardings. Drop-in for torch.nn.init's uniform and normal families (and its
-constant fills). The uniform stream is fixed by SPEC section 2 (stream version 1), the normal
+constant fills). The uniform stream is fixed by docs/STREAM.md (stream version 1), the normal
 and truncated-normal streams by docs/STREAM.md.
 """
 

@@ -1,5 +1,5 @@
 """The public init functions: torch.nn.init's signatures, check order, messages and
-return values, then keyword-only ``seed`` and ``offset`` (SPEC sections 3 and 4).
+return values, then keyword-only ``seed`` and ``offset`` (docs/STREAM.md sections 4 and 9).
 
 Every random fill goes through one path, :func:`_fill`: torch's argument parsing of the
 Tensor method that torch.nn.init itself would call (``uniform_`` or ``normal_``), that

@@ -1,4 +1,4 @@
-"""Seeds for fills that are not given ``seed=`` (SPEC section 3).
+"""Seeds for fills that are not given ``seed=`` (docs/STREAM.md section 4).
 
 One 64-bit Philox key is drawn per call, so successive calls get independent streams
 and the framework's own seeding (``torch.manual_seed``, ``numpy.random.seed``) makes runs

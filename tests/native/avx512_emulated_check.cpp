@@ -4,7 +4,7 @@
 // tests/native/immintrin.h (SIMDe emulation, no -mavx512*) and links it with the normal
 // scalar, AVX2, dispatch, fill_cpu and threadpool objects. This program then calls
 // fastinit::avx512::fill_run and fastinit::scalar::fill_run on the same cases and
-// compares every byte of the destination and of guard bytes around it (SPEC section 2:
+// compares every byte of the destination and of guard bytes around it (docs/STREAM.md section 5:
 // bit-identical output across scalar, AVX2 and AVX-512 paths).
 //
 // Prints one line per failing case (the first kMaxPrinted of them) and a final line

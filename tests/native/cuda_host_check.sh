@@ -39,7 +39,7 @@ cp "$src" "$tmp/src/fill_cuda.cu"
 
 # CMakeLists.txt's flags: C++17; CXX sources -O3 -ffp-contract=off -fno-math-errno; CUDA
 # sources -O3 --fmad=false, cudart static. The host half of a .cu file goes to the same
-# host compiler, so it gets the CXX flags too (-ffp-contract=off: SPEC section 2, fma only
+# host compiler, so it gets the CXX flags too (-ffp-contract=off: docs/STREAM.md section 3, fma only
 # where written). No FASTINIT_HAVE_AVX2/AVX512: dispatch.cpp then links only the scalar
 # kernel, which is the one the check compares against.
 hostflags="-ffp-contract=off,-fno-math-errno"
