@@ -1,0 +1,409 @@
+"""The documents against what runs.
+
+* docs/STREAM.md: every known-answer table is read from the document itself and checked
+  against the installed fastinit (every ISA of this CPU, NumPy and torch targets) and
+  against the independent NumPy reference (tests/reference.py).
+* README.md: its performance figures against the benchmark result files they come from,
+  with the machine they were measured on.
+* Citations: no file in the repository cites a document that is not in it.
+"""
+
+import json
+import math
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastinit
+import reference as R
+from conftest import c_fill, isa_params
+from fastinit import _C
+
+ROOT = Path(__file__).resolve().parents[1]
+STREAM = ROOT / "docs" / "STREAM.md"
+README = ROOT / "README.md"
+RESULTS = ROOT / "benchmarks" / "results"
+
+UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+# ---------------------------------------------------------------------------
+# markdown helpers
+
+
+def md_tables(text):
+    """Every markdown table as (header cells, rows of cells)."""
+    out = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].startswith("|") and i + 1 < len(lines) and re.match(r"^\|[\s:|-]+\|$", lines[i + 1]):
+            header = cells(lines[i])
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(cells(lines[i]))
+                i += 1
+            out.append((header, rows))
+        else:
+            i += 1
+    return out
+
+
+def cells(line):
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def table(text, first_header):
+    found = [t for t in md_tables(text) if t[0][0] == first_header]
+    assert len(found) == 1, f"expected one table whose first column is {first_header!r}, found {len(found)}"
+    header, rows = found[0]
+    assert rows, f"table {first_header!r} has no rows"
+    return header, rows
+
+
+def section(text, title):
+    """The text of the '## title' section (up to the next '## ')."""
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    assert m, f"no section '## {title}'"
+    return m.group(1)
+
+
+@pytest.fixture(scope="module")
+def stream_doc():
+    return STREAM.read_text()
+
+
+@pytest.fixture(scope="module")
+def readme():
+    return README.read_text()
+
+
+def hexwords(text):
+    return [int(w, 16) for w in text.split()]
+
+
+# ---------------------------------------------------------------------------
+# docs/STREAM.md
+
+
+def test_stream_doc_states_the_installed_stream_version(stream_doc):
+    m = re.match(r"# The fastinit stream \(stream version (\d+)\)", stream_doc)
+    assert m and int(m.group(1)) == fastinit.STREAM_VERSION
+
+
+def test_philox_known_answers(stream_doc):
+    _, rows = table(stream_doc, "counter c0 c1 c2 c3")
+    assert len(rows) == 3
+    for counter, key, output in rows:
+        ctr, k, want = hexwords(counter), hexwords(key), hexwords(output)
+        assert (len(ctr), len(k), len(want)) == (4, 2, 4)
+        assert [int(x) for x in _C.philox4x32_10(ctr, k)] == want
+        assert [int(x) for x in R.philox4x32_10(np.array(ctr, dtype=np.uint32), tuple(k))] == want
+
+
+def word_rows(stream_doc):
+    _, rows = table(stream_doc, "seed")
+    return [(int(seed, 0), hexwords(words)) for seed, words in rows if words.count(" ") == 7]
+
+
+def test_word_table_has_three_seeds(stream_doc):
+    assert [s for s, _ in word_rows(stream_doc)] == [0, 42, 0x0123456789ABCDEF]
+
+
+@pytest.mark.parametrize("isa", isa_params())
+def test_word_table_against_the_code(stream_doc, isa):
+    for seed, want in word_rows(stream_doc):
+        # The word order: block b = j >> 2 is philox((b lo, b hi, 0, 0), (seed lo, seed hi)).
+        key = [seed & 0xFFFFFFFF, seed >> 32]
+        got = [int(x) for b in (0, 1) for x in _C.philox4x32_10([b, 0, 0, 0], key)]
+        assert got == want
+        assert R.words(seed, 0, 8).tolist() == want
+        # Through the fill: float32 on [0, 1) stores (x >> 8) * 2^-24 exactly, at any offset.
+        for offset in (0, 3):
+            a = np.full(8 - offset, np.nan, dtype=np.float32)
+            c_fill(a, 0.0, 1.0, seed, offset, isa, 1)
+            assert (a.astype(np.float64) * 2.0**24).astype(np.uint64).tolist() == [w >> 8 for w in want[offset:]]
+
+
+def value_rows(stream_doc):
+    header, rows = table(stream_doc, "dtype")
+    assert header == ["dtype", "seed", "offset", "lo", "hi", "stored bits"]
+    return [(dt, int(seed), int(offset), float(lo), float(hi), hexwords(b)) for dt, seed, offset, lo, hi, b in rows]
+
+
+def numpy_dtype(name):
+    if name == "bfloat16":
+        ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 NumPy arrays need the ml_dtypes package")
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
+def test_value_table_covers_every_dtype_and_the_hi_rule(stream_doc):
+    rows = value_rows(stream_doc)
+    assert {r[0] for r in rows} == {"float32", "float64", "float16", "bfloat16"}
+    assert any(r[2] >= 2**62 for r in rows)  # a counter word c1 that is not zero
+    assert any(0 in r[5] and r[3] == 0.0 for r in rows)  # the hi -> lo rule firing
+
+
+@pytest.mark.parametrize("isa", isa_params())
+def test_value_table_against_every_cpu_path(stream_doc, isa):
+    for dt, seed, offset, lo, hi, want in value_rows(stream_doc):
+        ndt = numpy_dtype(dt)
+        for threads in (1, 2):
+            a = np.zeros(len(want), ndt)
+            c_fill(a, lo, hi, seed, offset, isa, threads)
+            assert a.view(UINT[ndt.itemsize]).tolist() == want, (dt, seed, offset, isa, threads)
+
+
+def test_value_table_public_api_and_reference(stream_doc):
+    for dt, seed, offset, lo, hi, want in value_rows(stream_doc):
+        ndt = numpy_dtype(dt)
+        a = np.zeros(len(want), ndt)
+        assert fastinit.uniform_(a, lo, hi, seed=seed, offset=offset) is a
+        assert a.view(UINT[ndt.itemsize]).tolist() == want
+        assert R.expected_bits((len(want),), dt, lo, hi, seed, offset).tolist() == want
+
+
+def test_value_table_torch(stream_doc):
+    torch = pytest.importorskip("torch", reason="the torch half of this check needs torch")
+    for dt, seed, offset, lo, hi, want in value_rows(stream_doc):
+        t = torch.zeros(len(want), dtype=getattr(torch, dt))
+        fastinit.uniform_(t, lo, hi, seed=seed, offset=offset)
+        int_type = {2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()]
+        got = [v & ((1 << (8 * t.element_size())) - 1) for v in t.view(int_type).tolist()]
+        assert got == want, dt
+
+
+def test_float32_decimal_example(stream_doc):
+    m = re.search(r"the float32 row reads ([-0-9., ]+);", stream_doc.replace("\n", " "))
+    assert m, "the decimal reading of the float32 row is missing"
+    shown = [float(x) for x in m.group(1).replace(" ", "").strip(",").split(",")]
+    a = np.zeros(4, np.float32)
+    fastinit.uniform_(a, -1.0, 1.0, seed=42)
+    assert np.allclose(a, shown, rtol=0, atol=5e-9)
+
+
+def seed_rows(stream_doc):
+    header, rows = table(stream_doc, "seeding")
+    assert header == ["seeding", "target", "key drawn"]
+    return {seeding.strip("`"): int(key, 16) for seeding, _, key in rows}
+
+
+def test_seed_table_numpy(stream_doc):
+    keys = seed_rows(stream_doc)
+    want = np.zeros(16, np.float32)
+    # numpy.random.seed(0), then a fill with no generator
+    fastinit.uniform_(want, seed=keys["numpy.random.seed(0)"])
+    state = np.random.get_state()
+    try:
+        np.random.seed(0)
+        got = fastinit.uniform_(np.zeros(16, np.float32))
+    finally:
+        np.random.set_state(state)
+    assert got.tobytes() == want.tobytes()
+    fastinit.uniform_(want, seed=keys["generator=numpy.random.default_rng(0)"])
+    got = fastinit.uniform_(np.zeros(16, np.float32), generator=np.random.default_rng(0))
+    assert got.tobytes() == want.tobytes()
+    got = fastinit.uniform_(np.zeros(16, np.float32), generator=0)  # an int means default_rng(int)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_seed_table_torch(stream_doc):
+    torch = pytest.importorskip("torch", reason="the torch seeding row needs torch")
+    key = seed_rows(stream_doc)["torch.manual_seed(0)"]
+    state = torch.get_rng_state()
+    try:
+        torch.manual_seed(0)
+        got = fastinit.uniform_(torch.zeros(16))
+        # the documented draw, by torch itself
+        torch.manual_seed(0)
+        w = torch.randint(0, 2**32, (2,), dtype=torch.int64).tolist()
+    finally:
+        torch.set_rng_state(state)
+    assert w[0] | (w[1] << 32) == key
+    assert torch.equal(got, fastinit.uniform_(torch.zeros(16), seed=key))
+
+
+def test_oracle_placeholder_is_marked(stream_doc):
+    # Where the exact sequences of the normal family's functions go (one begin, one end).
+    assert stream_doc.count("<!-- ORACLE-NORMAL-BEGIN") == 1 and stream_doc.count("<!-- ORACLE-NORMAL-END -->") == 1
+
+
+# ---------------------------------------------------------------------------
+# citations
+
+
+def repo_files():
+    try:
+        out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        names = out.split()
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: walk it
+        names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file() and ".git" not in p.parts]
+    return [n for n in names if Path(n).suffix in {".py", ".md", ".cpp", ".h", ".cu", ".sh", ".txt", ".toml", ""}
+            or n.endswith("CMakeLists.txt")]
+
+
+def test_nothing_cites_the_unpublished_spec():
+    bad = []
+    for name in repo_files():
+        path = ROOT / name
+        if not path.is_file():
+            continue
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if re.search(r"\bSPEC\b|SPEC\.md", line):
+                bad.append(f"{name}:{n}: {line.strip()}")
+    assert not bad, "citations of a document that is not in the repository:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/STREAM.md"])
+def test_paths_named_in_the_docs_exist(doc):
+    text = (ROOT / doc).read_text()
+    named = set(re.findall(r"`((?:benchmarks|tests|csrc|docs|python|\.ci)/[\w./-]+)`", text))
+    named |= {m for m in re.findall(r"\]\(((?!https?:|#)[^)#]+)\)", text)}
+    base = (ROOT / doc).parent
+    missing = [p for p in sorted(named)
+               if not ((ROOT / p).exists() or (base / p).exists())]
+    assert named and not missing, f"{doc} names files that are not in the repository: {missing}"
+
+
+# ---------------------------------------------------------------------------
+# README performance figures against benchmarks/results/bench_cpu.json
+
+
+def close_as_shown(shown: str, value: float) -> bool:
+    """`shown` (as printed in the README, e.g. '1.60', '0.011', '212.8') is `value`
+    rounded to the digits shown."""
+    decimals = len(shown.split(".")[1]) if "." in shown else 0
+    return abs(float(shown) - value) <= 0.5 * 10.0**-decimals + 1e-12
+
+
+def parse_quantity(text):
+    """'1.60 G/s' -> ('1.60', 1e9 values/s); '11.3 us' -> ('11.3', seconds)."""
+    num, unit = text.split()
+    scale = {"G/s": 1.0, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    return num, scale, unit
+
+
+@pytest.fixture(scope="module")
+def bench_cpu():
+    return json.loads((RESULTS / "bench_cpu.json").read_text())
+
+
+def bench_row(data, op, dtype, size, threads, case):
+    found = [r for r in data["rows"] if (r["op"], r["dtype"], r["size"], r["threads"], r["case"])
+             == (op, dtype, size, threads, case)]
+    assert len(found) == 1, (op, dtype, size, threads, case)
+    return found[0]
+
+
+def test_readme_performance_names_the_machine(readme, bench_cpu):
+    perf = section(readme, "Performance")
+    m = bench_cpu["machine"]
+    assert m["cpu_model"] in perf
+    isa = m.get("isa") or m["fastinit"]["isa"]
+    assert {"avx2": "AVX2", "avx512": "AVX-512", "scalar": "scalar"}[isa] in perf
+    assert f"{m['cpu_count']} vCPUs" in perf
+    assert "benchmarks/results/bench_cpu.json" in perf
+
+
+def test_readme_performance_table_matches_bench_cpu_json(readme, bench_cpu):
+    header, rows = table(section(readme, "Performance"), "op")
+    assert header == ["op", "dtype", "elements", "threads", "fastinit", "torch", "x torch", "x limit"]
+    assert len(rows) >= 8
+    for op, dtype, elements, threads, fast, ref, x_torch, x_limit in rows:
+        case = "pretouched"
+        if "fresh" in op:
+            case = "fresh"
+        elif op.startswith("trunc_normal_"):
+            case = "trunc_normal"
+        elif op.startswith("normal_"):
+            case = "normal"
+        size, threads = int(float(elements)), int(threads)
+        what = f"README row {op} {dtype} {elements} {threads}"
+        rf = bench_row(bench_cpu, "fastinit", dtype, size, threads, case)
+        rt = bench_row(bench_cpu, "torch", dtype, size, threads, case)
+        for shown, r in ((fast, rf), (ref, rt)):
+            num, scale, unit = parse_quantity(shown)
+            value = r["gvals_per_s"] if unit == "G/s" else r["median_s"] / scale
+            assert close_as_shown(num, value), f"{what}: {shown} vs {value} in bench_cpu.json"
+        assert close_as_shown(x_torch, rf["ratio_to_torch"]), f"{what}: x torch {x_torch} vs {rf['ratio_to_torch']}"
+        assert close_as_shown(x_limit, rf["frac_write_limit"]), f"{what}: x limit {x_limit} vs {rf['frac_write_limit']}"
+
+
+def test_readme_distributed_table_matches_its_result_file(readme):
+    text = (RESULTS / "bench_distributed.txt").read_text()
+    per_rank_tables = [rows for header, rows in md_tables(text) if header[:4] == ["mode", "world",
+                       "largest shard = ideal ratio", "per-rank s, in turn"]]
+    assert len(per_rank_tables) == 1
+    per_rank = {(r[0], int(r[1])): r for r in per_rank_tables[0]}
+    _, rows = table(section(readme, "Sharded init that matches single-device init"), "world")
+    for world, _, fast, ratio, slice_fast, slice_torch in rows:
+        w = int(world)
+        assert fast == per_rank[("fastinit", w)][3] + " s"
+        assert close_as_shown(ratio, float(per_rank[("fastinit", w)][4]))
+        assert slice_fast == per_rank[("slice_fastinit", w)][3] + " s"
+        assert slice_torch == per_rank[("slice_torch", w)][3] + " s"
+
+
+# ---------------------------------------------------------------------------
+# public namespaces and docstrings (help() is the reference a user reads first)
+
+
+def test_public_namespaces_are_clean():
+    import types
+
+    import fastinit.distributed
+
+    for mod, allowed in ((fastinit, {"distributed"}), (fastinit.distributed, set())):
+        public = {n for n in dir(mod) if not n.startswith("_")}
+        assert set(mod.__all__) <= public
+        extra = public - set(mod.__all__) - allowed
+        assert not extra, f"{mod.__name__} leaks {sorted(extra)}"
+        for n in public - set(mod.__all__):
+            assert isinstance(getattr(mod, n), types.ModuleType)
+
+
+def _public_functions():
+    import inspect
+
+    import fastinit.distributed
+
+    out = [(f"fastinit.{n}", getattr(fastinit, n)) for n in fastinit.__all__ if callable(getattr(fastinit, n))]
+    out += [(f"fastinit.distributed.{n}", getattr(fastinit.distributed, n)) for n in fastinit.distributed.__all__]
+    return [(name, fn) for name, fn in out if inspect.isfunction(fn) or inspect.isfunction(getattr(fn, "__wrapped__", None))]
+
+
+@pytest.mark.parametrize("name,fn", _public_functions(), ids=lambda x: x if isinstance(x, str) else "")
+def test_public_function_docstrings(name, fn):
+    import inspect
+
+    doc = inspect.getdoc(fn)
+    assert doc, f"{name} has no docstring"
+    assert "Example:" in doc, f"{name}: no Example section"
+    assert ":math:" not in doc and not re.search(r"^\s*\.\. \w+::", doc, re.M), \
+        f"{name}: RST markup that help() shows raw"
+    params = [p for p in inspect.signature(fn).parameters if p not in ("self",)]
+    if params:
+        assert "Args:" in doc, f"{name}: no Args section"
+        args = doc.split("Args:", 1)[1]
+        missing = [p for p in params if not re.search(rf"^\s+(?:{p}\b|[\w, ]*\b{p}\b[\w, ]*\()", args, re.M)
+                   and not re.search(rf"^\s+[\w, ]*\b{p}\b[\w, ]*(?: \(|:)", args, re.M)]
+        assert not missing, f"{name}: parameters not described under Args: {missing}"
+
+
+def test_readme_cli_output_is_the_recorded_one(readme):
+    """The README's expected output of `python -m fastinit` is a recorded run, with the
+    machine it ran on in the file's first line."""
+    recorded = (RESULTS / "python_m_fastinit.txt").read_text().splitlines()
+    assert recorded[0].startswith("# python -m fastinit") and "Xeon" in recorded[0]
+    block = re.search(r"\*\*What `python -m fastinit` prints\*\*.*?```\n(.*?)```", readme, re.S)
+    assert block, "the README's expected output of python -m fastinit is missing"
+    assert block.group(1).rstrip("\n").splitlines() == recorded[1:]
+    # and it has the shape that the CLI prints today
+    assert recorded[1] == f"fastinit {fastinit.__version__} (stream version {fastinit.STREAM_VERSION})"
+    assert recorded[-1] == "bounds check: ok"
