@@ -7,8 +7,6 @@ constant fills). The uniform stream is fixed by docs/STREAM.md (stream version 1
 and truncated-normal streams by docs/STREAM.md.
 """
 
-from __future__ import annotations
-
 from . import _C, distributed
 from ._api import (
     constant_,
@@ -52,20 +50,52 @@ __all__ = [
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for CPU fills (the caller counts as one). Default: the CPUs this process
-    may run on. Values are the same for any count. A fill uses at most 256 threads, and
-    never more than it has chunks of work."""
+    """Set the number of threads for CPU fills (the calling thread counts as one).
+
+    The values written never depend on it. Default: the CPUs this process may run on. A
+    fill uses at most 256 threads, and never more than it has chunks of work. Independent
+    of ``torch.set_num_threads``.
+
+    Args:
+        n (int): a positive int.
+
+    Raises:
+        ValueError: ``n`` is not a positive int.
+
+    Example:
+        >>> fastinit.set_num_threads(4)
+    """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads expects a positive int, got {n!r}")
     _C.set_num_threads(n)
 
 
 def get_num_threads() -> int:
+    """The number of threads CPU fills use (see :func:`set_num_threads`).
+
+    Returns:
+        int: the current setting.
+
+    Example:
+        >>> fastinit.get_num_threads()
+        2
+    """
     return _C.get_num_threads()
 
 
 def info() -> dict:
-    """Version, CPU path in use and available, threads, CUDA build and availability."""
+    """What fastinit found on this machine.
+
+    Returns:
+        dict: ``version``; ``stream_version`` (docs/STREAM.md); ``isa``, the CPU path in use
+        (``'scalar'``, ``'avx2'`` or ``'avx512'``, or an error where ``FASTINIT_CPU_ISA``
+        asks for one this CPU lacks); ``isas_available``; ``threads``; ``cuda_compiled``;
+        ``cuda_available``; ``cuda_unavailable_reason`` (empty when CUDA is available).
+
+    Example:
+        >>> fastinit.info()["isa"]
+        'avx512'
+    """
     try:
         isa = _C.active_isa()
     except RuntimeError as e:  # a bad FASTINIT_CPU_ISA: every CPU fill raises the same

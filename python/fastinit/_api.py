@@ -214,13 +214,52 @@ def _bump_version(tensor) -> None:
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
-    """Fill ``tensor`` in place with U(a, b), as ``torch.nn.init.uniform_``.
+    """Fill ``tensor`` in place with values from the uniform distribution U(a, b).
 
-    Each element's value depends only on ``(seed, offset + i)`` where ``i`` is its
-    row-major index in ``tensor``'s shape: the same bits on any thread count, SIMD path,
-    device, memory layout or sharding. Without ``seed`` one 64-bit key is drawn from
-    ``generator`` (torch: default ``torch.default_generator``; NumPy: a
-    ``numpy.random.Generator``, an int, or the global state). Returns ``tensor``.
+    Drop-in for ``torch.nn.init.uniform_``: same signature, checks, errors and return
+    value, plus the keyword-only ``seed`` and ``offset``.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits. ``b`` itself is never stored (a value that rounds to it becomes ``a``).
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``.
+        a (float): the lower bound. Default 0.
+        b (float): the upper bound, excluded. Default 1.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        The exception type and message that ``torch.nn.init.uniform_`` raises for the same
+        input, in torch's order; TypeError or ValueError for what fastinit refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
+        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
+        when a call raises.
+
+    Example:
+        >>> w = torch.empty(3, 5)
+        >>> fastinit.uniform_(w, -0.1, 0.1, seed=0)       # the same bits on any machine
+        >>> fastinit.uniform_(w)                          # key from torch.default_generator
+        >>> a = numpy.empty((3, 5), numpy.float32)
+        >>> fastinit.uniform_(a, generator=numpy.random.default_rng(0))
     """
     handled, result = _torch_function(uniform_, tensor, a=a, b=b, generator=generator, seed=seed, offset=offset)
     if handled:
@@ -229,12 +268,59 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *, seed=None, offset=0):
-    """Kaiming (He) uniform init, as ``torch.nn.init.kaiming_uniform_``: U(-bound, bound)
-    with ``bound = sqrt(3) * gain / sqrt(fan)``, computed in torch's own operation order.
+    """Fill ``tensor`` with Kaiming (He) uniform values: U(-bound, bound).
 
-    ``nn.Linear`` and the conv layers use ``a=math.sqrt(5)``, which makes the gain
-    ``1/sqrt(3)`` and the bound exactly ``1/sqrt(fan_in)``. Zero-element tensors warn and
-    are returned untouched. See :func:`uniform_` for ``seed`` and ``offset``.
+    Drop-in for ``torch.nn.init.kaiming_uniform_``. ``bound = sqrt(3) * gain / sqrt(fan)``,
+    computed in torch's own float64 operation order, where ``fan`` is ``fan_in`` or
+    ``fan_out`` of the shape (``shape[1]`` or ``shape[0]`` times the product of
+    ``shape[2:]``) and ``gain = calculate_gain(nonlinearity, a)``. ``nn.Linear`` and the
+    conv layers use ``a=math.sqrt(5)``, which makes the gain ``1/sqrt(3)`` and the bound
+    exactly ``1/sqrt(fan_in)``. A tensor with no elements warns, as torch's does, and is
+    returned untouched.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``. At least 2 dimensions.
+        a (float): the negative slope of the rectifier after this layer (used with
+            ``'leaky_relu'``). Default 0.
+        mode (str): ``'fan_in'`` (default) keeps the variance of the forward pass,
+            ``'fan_out'`` that of the backward pass.
+        nonlinearity (str): the non-linear function, as for :func:`calculate_gain`;
+            ``'relu'`` or ``'leaky_relu'`` (default) are the usual choices.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        The exception type and message that ``torch.nn.init.kaiming_uniform_`` raises for the same
+        input, in torch's order; TypeError or ValueError for what fastinit refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
+        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
+        when a call raises.
+
+    Example:
+        >>> w = torch.empty(3072, 768)
+        >>> fastinit.kaiming_uniform_(w, a=math.sqrt(5))              # as nn.Linear does
+        >>> fastinit.kaiming_uniform_(w, mode="fan_out", nonlinearity="relu", seed=1234)
     """
     handled, result = _torch_function(kaiming_uniform_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
                                       generator=generator, seed=seed, offset=offset)
@@ -249,9 +335,49 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
-    """Xavier (Glorot) uniform init, as ``torch.nn.init.xavier_uniform_``:
-    U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))``. See :func:`uniform_` for
-    ``seed`` and ``offset``."""
+    """Fill ``tensor`` with Xavier (Glorot) uniform values: U(-bound, bound).
+
+    Drop-in for ``torch.nn.init.xavier_uniform_``, with
+    ``bound = gain * sqrt(6 / (fan_in + fan_out))`` in torch's operation order.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``. At least 2 dimensions.
+        gain (float): the scaling factor. Default 1.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        The exception type and message that ``torch.nn.init.xavier_uniform_`` raises for the same
+        input, in torch's order; TypeError or ValueError for what fastinit refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
+        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
+        when a call raises.
+
+    Example:
+        >>> w = torch.empty(3, 5)
+        >>> fastinit.xavier_uniform_(w, gain=fastinit.calculate_gain("relu"), seed=0)
+    """
     bound = xavier_bound_for(_shape(tensor), gain)
     return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
 
@@ -262,13 +388,52 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
-    """Fill ``tensor`` in place with N(mean, std^2), as ``torch.nn.init.normal_``.
+    """Fill ``tensor`` with values from the normal distribution N(mean, std^2).
 
-    Each element's value depends only on ``(seed, offset + i)`` (one Philox word per
-    element for float32/float16/bfloat16, two for float64; docs/STREAM.md), whatever the
-    threads, SIMD path, device, layout or sharding. ``std`` must be >= 0 (torch's check
-    and message); ``std == 0`` fills ``mean``. Non-finite ``mean``/``std`` give what torch
-    gives: inf and nan values. See :func:`uniform_` for ``seed`` and ``offset``.
+    Drop-in for ``torch.nn.init.normal_``. One Philox word per element for float32,
+    float16 and bfloat16, two for float64, turned into a normal value by fastinit's own
+    quantile function (the same operations on every path; docs/STREAM.md section 7).
+    ``std`` must be >= 0 (torch's check and message); ``std == 0`` fills ``mean``;
+    non-finite ``mean`` or ``std`` give what torch gives (inf and nan values).
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``.
+        mean (float): the mean. Default 0.
+        std (float): the standard deviation. Default 1.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        The exception type and message that ``torch.nn.init.normal_`` raises for the same
+        input, in torch's order; TypeError or ValueError for what fastinit refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
+        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
+        when a call raises.
+
+    Example:
+        >>> w = torch.empty(50257, 768)
+        >>> fastinit.normal_(w, std=0.02, seed=0)
     """
     handled, result = _torch_function(normal_, tensor, mean=mean, std=std, generator=generator,
                                       seed=seed, offset=offset)
@@ -278,10 +443,56 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *, seed=None, offset=0):
-    """Kaiming (He) normal init, as ``torch.nn.init.kaiming_normal_``: N(0, std^2) with
-    ``std = gain / sqrt(fan)``, computed in torch's own operation order. Zero-element
-    tensors warn and are returned untouched. Bit for bit ``normal_(tensor, 0, std)`` with
-    the same seed. See :func:`uniform_` for ``seed`` and ``offset``."""
+    """Fill ``tensor`` with Kaiming (He) normal values: N(0, std^2).
+
+    Drop-in for ``torch.nn.init.kaiming_normal_``, with ``std = gain / sqrt(fan)``
+    computed in torch's operation order (``fan`` and ``gain`` as for
+    :func:`kaiming_uniform_`). Bit for bit ``normal_(tensor, 0, std)`` with the same seed
+    and offset. A tensor with no elements warns, as torch's does, and is returned
+    untouched.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``. At least 2 dimensions.
+        a (float): the negative slope of the rectifier after this layer (used with
+            ``'leaky_relu'``). Default 0.
+        mode (str): ``'fan_in'`` (default) or ``'fan_out'``.
+        nonlinearity (str): the non-linear function, as for :func:`calculate_gain`;
+            default ``'leaky_relu'``.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        The exception type and message that ``torch.nn.init.kaiming_normal_`` raises for the same
+        input, in torch's order; TypeError or ValueError for what fastinit refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
+        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
+        when a call raises.
+
+    Example:
+        >>> w = torch.empty(64, 3, 7, 7)
+        >>> fastinit.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
+    """
     # torch's kaiming_normal_ has no __torch_function__ hook of its own
     shape = _shape(tensor)
     if 0 in shape:
@@ -294,9 +505,50 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
-    """Xavier (Glorot) normal init, as ``torch.nn.init.xavier_normal_``: N(0, std^2) with
-    ``std = gain * sqrt(2 / (fan_in + fan_out))``. Bit for bit ``normal_(tensor, 0, std)``
-    with the same seed. See :func:`uniform_` for ``seed`` and ``offset``."""
+    """Fill ``tensor`` with Xavier (Glorot) normal values: N(0, std^2).
+
+    Drop-in for ``torch.nn.init.xavier_normal_``, with
+    ``std = gain * sqrt(2 / (fan_in + fan_out))``. Bit for bit
+    ``normal_(tensor, 0, std)`` with the same seed and offset.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``. At least 2 dimensions.
+        gain (float): the scaling factor. Default 1.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        The exception type and message that ``torch.nn.init.xavier_normal_`` raises for the same
+        input, in torch's order; TypeError or ValueError for what fastinit refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
+        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
+        when a call raises.
+
+    Example:
+        >>> w = torch.empty(3, 5)
+        >>> fastinit.xavier_normal_(w, seed=0)
+    """
     fan_in, fan_out = fans(_shape(tensor))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return _fill(tensor, "normal", (0.0, std), generator, seed, offset)
@@ -307,9 +559,12 @@ def _norm_cdf(x: float) -> float:
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None, offset=0):
-    """Fill ``tensor`` with N(mean, std^2) truncated to [a, b], as
-    ``torch.nn.init.trunc_normal_``, by inversion (no rejection loop): each element
-    depends only on its own Philox word(s), and no mass piles up at ``a`` or ``b``.
+    """Fill ``tensor`` with N(mean, std^2) truncated to [a, b].
+
+    Drop-in for ``torch.nn.init.trunc_normal_``, but exact: each value is the normal
+    quantile of a uniform number inside the interval's probability range (inversion, no
+    rejection loop and no clamping of mass onto ``a`` or ``b``), so each element depends
+    only on its own Philox word(s) (docs/STREAM.md section 8).
 
     Parity with torch: meta tensors are a no-op; the "mean is more than 2 std from
     [a, b]" warning; torch's Python arithmetic (``std == 0`` raises ZeroDivisionError);
@@ -319,7 +574,47 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     raise torch's uniform_ error). A negative ``std`` that torch accepts gives the
     distribution torch gives: that of ``|std|``. Where torch would return U(a, b) for a
     non-finite ``mean`` or ``std``, fastinit raises ValueError instead.
-    See :func:`uniform_` for ``seed`` and ``offset``.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``.
+        mean (float): the mean of the normal distribution. Default 0.
+        std (float): its standard deviation. Default 1.
+        a (float): the lower cutoff. Default -2.
+        b (float): the upper cutoff. Default 2.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        The exception type and message that ``torch.nn.init.trunc_normal_`` raises for the same
+        input, in torch's order; TypeError or ValueError for what fastinit refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
+        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
+        when a call raises.
+
+    Example:
+        >>> w = torch.empty(768, 768)
+        >>> fastinit.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)   # as timm's ViT
     """
     if is_torch_tensor(tensor) and tensor.is_meta:
         return tensor
@@ -413,12 +708,32 @@ def _np_fill(array, target, val, op: str):
 
 
 def constant_(tensor, val, *, seed=None, offset=0):
-    """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_``: torch tensors through
-    torch's own ``fill_`` under ``no_grad`` (its conversions and errors), NumPy arrays with
-    the value torch would store (rounded through float32 for the 16-bit types; finite
-    values beyond the dtype's range refused with torch's message). The target is checked as
-    for the random fills: unlike torch, integer, bool and complex dtypes and overlapping
-    views are refused. ``seed`` and ``offset`` are accepted (checked) and ignored."""
+    """Fill ``tensor`` with the value ``val``.
+
+    Drop-in for ``torch.nn.init.constant_``: torch tensors through torch's own ``fill_``
+    under ``no_grad`` (its conversions and errors); NumPy arrays with the value torch
+    would store (rounded through float32 for the 16-bit types; finite values beyond the
+    dtype's range refused with torch's message). The target is checked as for the random
+    fills (the README's API section lists what is refused).
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``.
+        val (float): the value.
+        seed, offset (keyword-only): accepted and checked as for the random fills (an int
+            in [0, 2**64)), and otherwise ignored, so that code passing them to every
+            init function works.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Example:
+        >>> b = torch.empty(768)
+        >>> fastinit.constant_(b, 0.1)
+    """
     handled, result = _torch_function(constant_, tensor, val=val, seed=seed, offset=offset)
     if handled:
         return result
@@ -426,10 +741,44 @@ def constant_(tensor, val, *, seed=None, offset=0):
 
 
 def ones_(tensor, *, seed=None, offset=0):
-    """Fill ``tensor`` with 1, as ``torch.nn.init.ones_``. See :func:`constant_`."""
+    """Fill ``tensor`` with 1, as ``torch.nn.init.ones_``; see :func:`constant_`.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``.
+        seed, offset (keyword-only): accepted and checked as for the random fills (an int
+            in [0, 2**64)), and otherwise ignored, so that code passing them to every
+            init function works.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Example:
+        >>> fastinit.ones_(torch.empty(768))
+    """
     return _constant(tensor, 1.0, "ones_", seed, offset)
 
 
 def zeros_(tensor, *, seed=None, offset=0):
-    """Fill ``tensor`` with 0, as ``torch.nn.init.zeros_``. See :func:`constant_`."""
+    """Fill ``tensor`` with 0, as ``torch.nn.init.zeros_``; see :func:`constant_`.
+
+    Args:
+        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
+            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
+            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
+            ``__cuda_array_interface__``.
+        seed, offset (keyword-only): accepted and checked as for the random fills (an int
+            in [0, 2**64)), and otherwise ignored, so that code passing them to every
+            init function works.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Example:
+        >>> fastinit.zeros_(torch.empty(768))
+    """
     return _constant(tensor, 0.0, "zeros_", seed, offset)

@@ -19,10 +19,34 @@ _LINEAR_FNS = (
 def calculate_gain(nonlinearity, param=None):
     """The recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``.
 
-    ``leaky_relu`` with ``param=a`` gives ``sqrt(2 / (1 + a**2))``. ``nn.Linear`` and the
-    conv layers call ``kaiming_uniform_(w, a=math.sqrt(5))``: the gain is then
-    ``sqrt(2 / 6) = 1/sqrt(3)`` and the bound ``sqrt(3) * gain / sqrt(fan_in)`` is exactly
-    the documented ``1/sqrt(fan_in)``.
+    ==================  ====================================
+    nonlinearity        gain
+    ==================  ====================================
+    linear, conv*d,     1
+    sigmoid
+    tanh                5/3
+    relu                sqrt(2)
+    leaky_relu          sqrt(2 / (1 + negative_slope**2))
+    selu                3/4
+    ==================  ====================================
+
+    ``nn.Linear`` and the conv layers call ``kaiming_uniform_(w, a=math.sqrt(5))``: the gain
+    is then ``sqrt(2 / 6) = 1/sqrt(3)`` and the bound ``sqrt(3) * gain / sqrt(fan_in)`` is
+    exactly the documented ``1/sqrt(fan_in)``.
+
+    Args:
+        nonlinearity (str): the name of the non-linear function, as in torch.
+        param (float, optional): the negative slope for ``'leaky_relu'`` (default 0.01).
+
+    Returns:
+        The gain, the same number (and type) torch returns.
+
+    Raises:
+        ValueError: with torch's message, for an unknown nonlinearity or a bad ``param``.
+
+    Example:
+        >>> fastinit.calculate_gain("leaky_relu", 0.2)
+        1.3867504905630728
     """
     if nonlinearity in _LINEAR_FNS or nonlinearity == "sigmoid":
         return 1
@@ -77,6 +101,24 @@ def xavier_bound_for(shape, gain) -> float:
 
 
 def kaiming_bound(shape_or_tensor, a=0, mode="fan_in", nonlinearity="leaky_relu") -> float:
-    """The bound ``kaiming_uniform_`` uses, as a float: the same number torch computes."""
+    """The bound that ``kaiming_uniform_`` uses, as a float: the number torch computes.
+
+    ``bound = sqrt(3) * (gain / sqrt(fan))`` in torch's own operation order, so it is equal
+    (``==``) to the bound ``torch.nn.init.kaiming_uniform_`` passes to ``uniform_``.
+
+    Args:
+        shape_or_tensor: a shape (a tuple of ints, at least 2 of them) or anything with a
+            ``.shape`` (a tensor or array).
+        a (float): the negative slope, as for ``kaiming_uniform_``. Default 0.
+        mode (str): ``'fan_in'`` (default) or ``'fan_out'``.
+        nonlinearity (str): as for :func:`calculate_gain`. Default ``'leaky_relu'``.
+
+    Returns:
+        float: the bound; values are drawn from U(-bound, bound).
+
+    Example:
+        >>> fastinit.kaiming_bound((3072, 768), a=math.sqrt(5))   # 1/sqrt(768)
+        0.03608439182435161
+    """
     shape = getattr(shape_or_tensor, "shape", shape_or_tensor)
     return kaiming_bound_for(shape, a, mode, nonlinearity)

@@ -368,14 +368,39 @@ def _clear_hf_flags(module):
 
 
 def init_module_(module, generator=None, *, seed=None, library_init=True):
-    """Re-initialize every parameter (and the buffers torch's defaults set) of ``module``
-    in place, as torch's default construction would, with fastinit's fills.
+    """Re-initialize ``module`` in place, as torch's default construction would.
 
-    ``generator``: the torch.Generator to draw keys from when ``seed`` is None (default
-    ``torch.default_generator``). ``seed``: an int in [0, 2**64); per-tensor keys are then
-    derived from it and each tensor's qualified name (see :func:`derive_seed`).
-    ``library_init``: also call the root's ``init_weights()`` (Hugging Face, timm) after
-    torch's defaults. Returns ``module``. See the module docstring for the rules.
+    Every parameter (and the buffers torch's defaults set, such as BatchNorm's running
+    statistics) is filled once with fastinit's fills under torch's default rule for its
+    module (Linear, Conv*, Embedding with ``padding_idx``, norms, RNNs, attention, ...);
+    other modules with ``reset_parameters`` run it under :func:`patch_torch_init`; then a
+    library's own ``init_weights()`` (Hugging Face, timm). Meant for models built on the
+    ``meta`` device and materialized with ``to_empty``. Works on FSDP2 / tensor-parallel
+    models (DTensor parameters: each rank fills its shard).
+
+    Args:
+        module (torch.nn.Module): the model.
+        generator (torch.Generator, optional): where the keys come from when ``seed`` is
+            None (default ``torch.default_generator``; one key per tensor, in order).
+        seed (int, keyword-only, optional): in [0, 2**64). Each tensor then gets its own
+            key, derived from ``seed`` and the tensor's qualified name (``"layers.0.weight"``):
+            the values depend on the seed and the names only, not on the traversal order.
+        library_init (bool, keyword-only): also call the root's ``init_weights()`` after
+            torch's defaults. Default True.
+
+    Returns:
+        ``module`` itself.
+
+    Raises:
+        TypeError: ``module`` is not a ``torch.nn.Module``, or ``generator`` is not a
+            ``torch.Generator``.
+        ValueError: ``seed`` outside [0, 2**64).
+
+    Example:
+        >>> with torch.device("meta"):
+        ...     model = MyModel()
+        >>> model.to_empty(device="cpu")
+        >>> fastinit.init_module_(model, seed=1234)
     """
     import torch
 

@@ -206,13 +206,23 @@ def _unbind_captured_inside() -> None:
 
 @contextlib.contextmanager
 def patch_torch_init():
-    """Context manager: ``torch.nn.init``'s functions (and every by-value import of them,
-    and Hugging Face's ``TORCH_INIT_FUNCTIONS``, and timm's ``trunc_normal_``) are
-    fastinit's inside the block; all restored on exit, also after an exception.
+    """Context manager: torch's init functions are fastinit's inside the block.
 
-    ``with fastinit.patch_torch_init(): model = MyModel()`` builds the model with
-    fastinit's fills: the same distributions as torch's defaults, different values.
-    See the module docstring for exactly what is and is not replaced.
+    ``torch.nn.init``'s functions, every by-value import of them (torch's own modules,
+    user and library code), Hugging Face's ``TORCH_INIT_FUNCTIONS`` and timm's
+    ``trunc_normal_`` become fastinit's; everything is restored on exit, also after an
+    exception, and stays patched while any block (on any thread) is still open. Models
+    built inside get the same distributions as torch's defaults, with fastinit's values
+    (keys drawn from ``torch.default_generator``, so ``torch.manual_seed`` makes a build
+    reproducible). Code that calls ``tensor.normal_()`` directly is not affected. See
+    ``fastinit._patch``'s module docstring for exactly what is and is not replaced.
+
+    Needs torch.
+
+    Example:
+        >>> torch.manual_seed(0)
+        >>> with fastinit.patch_torch_init():
+        ...     model = torch.nn.Transformer()
     """
     with _swap(None):
         yield

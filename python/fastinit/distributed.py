@@ -10,9 +10,7 @@ caller's business; without it every rank draws the key from its own
 all-reduce.
 """
 
-from __future__ import annotations
-
-import hashlib
+import hashlib as _hashlib
 
 __all__ = ["assert_same_seed", "local_segments"]
 
@@ -45,17 +43,30 @@ def _group_of(mesh):
 def _state_digest(generator) -> int:
     """63 bits of SHA-256 of the generator's state: equal states, equal digests."""
     state = generator.get_state()
-    return int.from_bytes(hashlib.sha256(bytes(state.tolist())).digest()[:8], "little") >> 1
+    return int.from_bytes(_hashlib.sha256(bytes(state.tolist())).digest()[:8], "little") >> 1
 
 
 def assert_same_seed(mesh=None, generator=None) -> None:
-    """Raise RuntimeError unless every rank of ``mesh`` has the same state in
-    ``generator`` (default: ``torch.default_generator``, the generator that fastinit's
-    init functions draw their key from when no ``seed`` is given).
+    """Raise unless every rank of ``mesh`` has the same state in ``generator``.
 
-    ``mesh``: a DeviceMesh (all its ranks are checked), a ProcessGroup, or None (the
-    default group). One all-reduce; the generator is only read, not advanced. Every rank
-    of the group must call it. The error names the disagreeing ranks."""
+    Without ``seed=``, fastinit's init functions draw their key from this generator on
+    every rank, so sharded parameters match a single-process init only if the states
+    agree. One all-reduce; the generator is only read, not advanced. Every rank of the
+    group must call it.
+
+    Args:
+        mesh: a ``DeviceMesh`` (all its ranks are checked), a ``ProcessGroup``, or None
+            (the default group).
+        generator (torch.Generator, optional): default ``torch.default_generator``.
+
+    Raises:
+        RuntimeError: the states differ; the message names the disagreeing ranks.
+        TypeError: ``generator`` is not a ``torch.Generator``.
+
+    Example:
+        >>> torch.manual_seed(0)                       # the same seed on every rank
+        >>> fastinit.distributed.assert_same_seed(mesh)
+    """
     import torch
     import torch.distributed as dist
 
@@ -87,8 +98,23 @@ def assert_same_seed(mesh=None, generator=None) -> None:
 
 
 def local_segments(dtensor):
-    """Per tensor dim, the runs ``(global_start, length)`` of global indices that this
-    rank's local tensor holds, in local order: what fastinit fills on this rank."""
+    """What this rank fills of a DTensor: per tensor dim, runs of global indices.
+
+    Args:
+        dtensor (DTensor): placements ``Shard``, ``Replicate`` or ``_StridedShard`` on a
+            mesh of any dimension (``Partial`` is refused).
+
+    Returns:
+        tuple: per dim, a tuple of ``(global_start, length)`` runs in local order; the
+        local tensor is the box they span in the global tensor.
+
+    Raises:
+        TypeError: not a DTensor. ValueError: a ``Partial`` placement.
+
+    Example:
+        >>> fastinit.distributed.local_segments(model.layers[0].attn.q.weight)
+        (((1024, 1024),), ((0, 4096),))
+    """
     from ._dtensor import check_placements, dtensor_segments, is_dtensor
 
     if not is_dtensor(dtensor):
