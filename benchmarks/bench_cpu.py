@@ -455,6 +455,45 @@ def report_lines(info, mode, rows, results, elapsed):
     yield f"\nelapsed {elapsed:.0f} s"
 
 
+README_ROWS = [  # (label, dtype, size, threads, case)
+    ("kaiming_uniform_", "float32", 10**3, 1, "pretouched"),
+    ("kaiming_uniform_", "float32", 10**5, 2, "pretouched"),
+    ("kaiming_uniform_", "float32", 10**8, 1, "pretouched"),
+    ("kaiming_uniform_", "float32", 10**8, 2, "pretouched"),
+    ("kaiming_uniform_", "bfloat16", 10**8, 2, "pretouched"),
+    ("kaiming_uniform_", "float16", 10**8, 2, "pretouched"),
+    ("kaiming_uniform_", "float64", 10**8, 2, "pretouched"),
+    ("kaiming_uniform_, fresh `torch.empty`", "float32", 10**8, 2, "fresh"),
+    ("normal_", "float32", 10**8, 2, "normal"),
+    ("trunc_normal_", "float32", 10**8, 2, "trunc_normal"),
+]
+
+
+def readme_table(data):
+    """The README's performance table (markdown lines) from one run's JSON; rows the run
+    did not measure are left out. tests/test_docs.py checks the README against the JSON."""
+    def speed(r):
+        if r["case"] == "fresh":
+            return f"{r['median_s'] * 1e3:.1f} ms"
+        if r["size"] <= 10**3:
+            return f"{r['median_s'] * 1e6:.1f} us"
+        g = r["gvals_per_s"]
+        return f"{g:.2f} G/s" if g >= 0.1 else f"{g:.3f} G/s"
+
+    rows = data["rows"]
+    yield "| op | dtype | elements | threads | fastinit | torch | x torch | x limit |"
+    yield "|---|---|---:|---:|---:|---:|---:|---:|"
+    for label, dtype, size, threads, case in README_ROWS:
+        f, t = lookup(rows, "fastinit", dtype, size, threads, case), lookup(rows, "torch", dtype, size, threads, case)
+        if f is None or t is None:
+            continue
+        x = f["ratio_to_torch"]
+        yield (f"| {label} | {dtype} | {size:.0e}".replace("e+0", "e") + f" | {threads} | {speed(f)} | {speed(t)} | "
+               f"{x:.2f} | {f['frac_write_limit']:.2f} |" if x < 1 else
+               f"| {label} | {dtype} | {size:.0e}".replace("e+0", "e") + f" | {threads} | {speed(f)} | {speed(t)} | "
+               f"{x:.1f} | {f['frac_write_limit']:.2f} |")
+
+
 def check(name, row, field, minimum, stretch=None):
     """One target line: PASS/MISS, or SKIP when the case was not measured."""
     if row is None or row.get(field) is None:
@@ -593,16 +632,22 @@ def plot(rows, dtypes, max_threads, path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_const", dest="mode", const="quick", help="few sizes and repeats (<1 min)")
+    g.add_argument("--quick", action="store_const", dest="mode", const="quick", help="few sizes and repeats, about a minute: a smoke test")
     g.add_argument("--full", action="store_const", dest="mode", const="full", help="1e3..5e8, more repeats")
     p.add_argument("--out", default=DEFAULT_OUT,
                    help="results folder (default: benchmarks/out, not tracked by git; "
                         "pass benchmarks/results to replace the committed results)")
     p.add_argument("--no-torch", action="store_true", help="compare against NumPy only")
     p.add_argument("--no-plot", action="store_true", help="write no plot (plots need matplotlib)")
+    p.add_argument("--readme-table", metavar="JSON",
+                   help="print the README's performance table from a bench_cpu.json and exit")
     p.add_argument("--no-fresh-process", action="store_true",
                    help="skip the fresh-process case (a few new processes of 256 MiB each)")
     args = p.parse_args(argv)
+    if args.readme_table:
+        with open(args.readme_table) as f:
+            print("\n".join(readme_table(json.load(f))))
+        return
     mode = args.mode or "default"
     cfg = MODES[mode]
     use_torch = torch is not None and not args.no_torch
