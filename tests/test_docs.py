@@ -248,6 +248,10 @@ def repo_files():
             or n.endswith("CMakeLists.txt")]
 
 
+# The original contract's name, spelled so that this file does not cite it itself.
+UNPUBLISHED = r"\b" + "SP" + r"EC\b"
+
+
 def test_nothing_cites_the_unpublished_spec():
     bad = []
     for name in repo_files():
@@ -255,7 +259,7 @@ def test_nothing_cites_the_unpublished_spec():
         if not path.is_file():
             continue
         for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            if re.search(r"\bSPEC\b|SPEC\.md", line):
+            if re.search(UNPUBLISHED, line):
                 bad.append(f"{name}:{n}: {line.strip()}")
     assert not bad, "citations of a document that is not in the repository:\n" + "\n".join(bad)
 
@@ -266,8 +270,9 @@ def test_paths_named_in_the_docs_exist(doc):
     named = set(re.findall(r"`((?:benchmarks|tests|csrc|docs|python|\.ci)/[\w./-]+)`", text))
     named |= {m for m in re.findall(r"\]\(((?!https?:|#)[^)#]+)\)", text)}
     base = (ROOT / doc).parent
+    outputs = ("benchmarks/out",)  # written by the benchmarks, not tracked
     missing = [p for p in sorted(named)
-               if not ((ROOT / p).exists() or (base / p).exists())]
+               if not ((ROOT / p).exists() or (base / p).exists() or p.startswith(outputs))]
     assert named and not missing, f"{doc} names files that are not in the repository: {missing}"
 
 
