@@ -412,3 +412,13 @@ def test_readme_cli_output_is_the_recorded_one(readme):
     # and it has the shape that the CLI prints today
     assert recorded[1] == f"fastinit {fastinit.__version__} (stream version {fastinit.STREAM_VERSION})"
     assert recorded[-1] == "bounds check: ok"
+
+
+def test_readme_install_times_come_from_their_result_file(readme):
+    text = (RESULTS / "install_times.txt").read_text()
+    m = re.search(r"the two commands took ([\d.]+) s and ([\d.]+) s before these changes.*?"
+                  r"and ([\d.]+) s and ([\d.]+) s after", readme.replace("\n", " "))
+    assert m, "the README's install times are missing"
+    _, rows = table(text, "source")
+    assert rows[0][1:3] == [f"{m.group(1)} s", f"{m.group(2)} s"]
+    assert rows[-1][1:3] == [f"{m.group(3)} s", f"{m.group(4)} s"]
