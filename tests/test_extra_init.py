@@ -350,3 +350,168 @@ def test_variance_scaling_shape_errors_and_empty():
         fastinit.variance_scaling_(torch.empty(5))
     with pytest.warns(UserWarning, match="zero-element"):
         fastinit.lecun_normal_(torch.empty(0, 5))
+
+
+# --------------------------------------------------------------------------
+# torch.nn.init's documented behaviours, re-checked with patch_torch_init on
+# --------------------------------------------------------------------------
+
+RANDOM_ARGS = {  # a valid call per random torch.nn.init function: (shape, args)
+    "uniform_": ((30, 40), (-0.5, 1.5)),
+    "normal_": ((30, 40), (0.3, 2.0)),
+    "trunc_normal_": ((30, 40), (0.0, 1.0, -1.0, 1.5)),
+    "xavier_uniform_": ((30, 40), (1.3,)),
+    "xavier_normal_": ((30, 40), (1.3,)),
+    "kaiming_uniform_": ((30, 40, 3), (0.2, "fan_out", "leaky_relu")),
+    "kaiming_normal_": ((30, 40, 3), (0, "fan_in", "relu")),
+    "orthogonal_": ((30, 40), (1.5,)),
+    "sparse_": ((30, 40), (0.2, 0.05)),
+}
+
+
+def _torch_init_names():
+    """torch.nn.init's exported functions, split into the trailing-underscore functions and
+    the deprecated aliases (``uniform`` for ``uniform_``...). calculate_gain is neither."""
+    names = [n for n in torch.nn.init.__all__ if n != "calculate_gain"]
+    funcs = [n for n in names if n.endswith("_")]
+    aliases = [n for n in names if not n.endswith("_")]
+    assert all(a + "_" in funcs for a in aliases), aliases
+    return funcs, aliases
+
+
+def _is_random(name):
+    import inspect
+
+    return "generator" in inspect.signature(getattr(torch.nn.init, name)).parameters
+
+
+@pytest.mark.xfail(strict=True, reason="FAILS UNTIL MERGE: needs the _patch.py change in helper extras' report "
+                   "(orthogonal_, sparse_ in PATCHED_NAMES; deprecated aliases wrapped). Remove this marker then.")
+def test_patch_covers_every_torch_init_function__fails_until_patch_py_change():
+    """Every random function torch.nn.init exports (judged by its ``generator`` parameter,
+    so a new torch function is caught) is fastinit's inside patch_torch_init, and so is
+    every deprecated alias of one (it draws fastinit's values and still warns)."""
+    from fastinit._patch import PATCHED_NAMES
+
+    funcs, aliases = _torch_init_names()
+    random_funcs = [n for n in funcs if _is_random(n)]
+    assert set(RANDOM_ARGS) == set(random_funcs), "a torch.nn.init function fastinit does not know"
+    with fastinit.patch_torch_init():
+        for n in random_funcs:
+            assert n in PATCHED_NAMES and getattr(torch.nn.init, n) is getattr(fastinit, n), n
+        for a in aliases:
+            if a + "_" not in RANDOM_ARGS:
+                continue
+            shape, args = RANDOM_ARGS[a + "_"]
+            torch.manual_seed(3)
+            with pytest.warns(FutureWarning, match=f"nn.init.{a}` is now deprecated"):
+                got = getattr(torch.nn.init, a)(torch.empty(shape), *args)
+            torch.manual_seed(3)
+            want = getattr(fastinit, a + "_")(torch.empty(shape), *args)
+            assert torch.equal(got, want), a
+
+
+def test_fastinit_provides_every_torch_init_function():
+    funcs, _ = _torch_init_names()
+    assert [n for n in funcs if not hasattr(fastinit, n)] == []
+    assert set(RANDOM_ARGS) == {n for n in funcs if _is_random(n)}
+
+
+@pytest.fixture
+def patched():
+    with fastinit.patch_torch_init():
+        yield torch.nn.init
+
+
+def _ks(x, cdf):
+    return st.kstest(x.detach().double().numpy().ravel(), cdf).pvalue
+
+
+def test_patched_uniform_normal_trunc_distributions(patched):
+    torch.manual_seed(0)
+    w = patched.uniform_(torch.empty(100, 200), -0.5, 1.5)
+    assert w.min() >= -0.5 and w.max() < 1.5 and _ks(w, st.uniform(-0.5, 2.0).cdf) > P_MIN
+    w = patched.normal_(torch.empty(100, 200), 0.3, 2.0)
+    assert _ks(w, st.norm(0.3, 2.0).cdf) > P_MIN
+    w = patched.trunc_normal_(torch.empty(100, 200), 0.0, 1.0, -1.0, 1.5)
+    assert w.min() >= -1.0 and w.max() <= 1.5 and _ks(w, st.truncnorm(-1.0, 1.5).cdf) > P_MIN
+
+
+def test_patched_constants_eye_dirac(patched):
+    assert (patched.constant_(torch.empty(3, 4), 2.5) == 2.5).all()
+    assert (patched.ones_(torch.empty(3, 4)) == 1).all() and (patched.zeros_(torch.ones(3, 4)) == 0).all()
+    assert torch.equal(patched.eye_(torch.empty(3, 5)), torch.eye(3, 5))
+    # a Dirac-initialized conv passes its input through (channels < min(out, in))
+    for dims, conv in ((3, torch.nn.functional.conv1d), (4, torch.nn.functional.conv2d),
+                       (5, torch.nn.functional.conv3d)):
+        for groups in (1, 2):
+            k = (3,) * (dims - 2)
+            w = patched.dirac_(torch.empty((8, 4) + k), groups)
+            x = torch.randn((2, 4 * groups) + (5,) * (dims - 2))
+            y = conv(x, w, padding=1, groups=groups)
+            per = 8 // groups
+            for g in range(groups):
+                n = min(per, 4)
+                assert torch.equal(y[:, g * per: g * per + n], x[:, g * 4: g * 4 + n])
+    for fn, shape in (("eye_", (2, 2, 2)), ("dirac_", (3, 3)), ("orthogonal_", (5,)), ("sparse_", (5,))):
+        args = (0.1,) if fn == "sparse_" else ()
+        with pytest.raises(ValueError):
+            getattr(patched, fn)(torch.empty(shape), *args)
+
+
+@pytest.mark.parametrize("name", ["xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"])
+def test_patched_fan_based_distributions(patched, name):
+    torch.manual_seed(1)
+    shape = (64, 50, 3, 3)
+    fi, fo = 50 * 9, 64 * 9
+    if name.startswith("xavier"):
+        gain = 1.7
+        w = getattr(patched, name)(torch.empty(shape), gain)
+        std = gain * math.sqrt(2 / (fi + fo))
+    else:
+        w = getattr(patched, name)(torch.empty(shape), 0.3, "fan_out", "leaky_relu")
+        std = math.sqrt(2 / (1 + 0.09)) / math.sqrt(fo)
+    b = math.sqrt(3) * std
+    dist = st.uniform(-b, 2 * b) if name.endswith("uniform_") else st.norm(0, std)
+    assert _ks(w, dist.cdf) > P_MIN
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        getattr(patched, name)(torch.empty(5))
+    if name.startswith("kaiming"):
+        with pytest.warns(UserWarning, match="zero-element"):
+            getattr(patched, name)(torch.empty(0, 5))
+        with pytest.raises(ValueError, match="Mode fan_x not supported"):
+            getattr(patched, name)(torch.empty(4, 4), 0, "fan_x")
+
+
+def test_patched_orthogonal_and_sparse(patched):
+    torch.manual_seed(2)
+    for shape in ((20, 50), (50, 20), (6, 4, 3, 3)):
+        w = patched.orthogonal_(torch.empty(shape, dtype=torch.float64), 2.0)
+        assert _flat_gram_error(w, 2.0) < 1e-6
+    w = patched.sparse_(torch.empty(50, 30), 0.3, 0.02)
+    assert ((w == 0).sum(0) == math.ceil(0.3 * 50)).all()
+
+
+_UNTIL_MERGE = pytest.mark.xfail(
+    strict=True, reason="FAILS UNTIL MERGE: torch's own sparse_ draws its zero positions with randperm from the "
+    "global generator, ignoring generator=; passes once _patch.py patches sparse_ (helper extras' report)")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_UNTIL_MERGE) if n == "sparse_" else n
+                                  for n in sorted(RANDOM_ARGS)])
+def test_patched_generator_reproducible_and_shapes_kept(patched, name):
+    shape, args = RANDOM_ARGS[name]
+    a = getattr(patched, name)(torch.empty(shape), *args, generator=torch.Generator().manual_seed(7))
+    b = getattr(patched, name)(torch.empty(shape), *args, generator=torch.Generator().manual_seed(7))
+    c = getattr(patched, name)(torch.empty(shape), *args, generator=torch.Generator().manual_seed(8))
+    assert a.shape == shape and torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("alias", ["uniform", "normal", "constant", "eye", "dirac", "xavier_uniform",
+                                   "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"])
+def test_patched_deprecated_aliases_still_warn(patched, alias):
+    shape, args = RANDOM_ARGS.get(alias + "_", ((4, 4, 3) if alias == "dirac" else (4, 4), ()))
+    if alias == "constant":
+        args = (1.0,)
+    with pytest.warns(FutureWarning, match=f"nn.init.{alias}` is now deprecated"):
+        getattr(patched, alias)(torch.empty(shape), *args)
