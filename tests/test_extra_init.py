@@ -515,3 +515,75 @@ def test_patched_deprecated_aliases_still_warn(patched, alias):
         args = (1.0,)
     with pytest.warns(FutureWarning, match=f"nn.init.{alias}` is now deprecated"):
         getattr(patched, alias)(torch.empty(shape), *args)
+
+
+# --------------------------------------------------------------------------
+# DTensor: sharded equals single (gloo, 2 spawned ranks)
+# --------------------------------------------------------------------------
+
+DIST_CASES = [  # (function, shape, args, kwargs)
+    ("orthogonal_", (9, 6), (1.5,), {"seed": 3}),
+    ("orthogonal_", (5, 4, 3), (), {"seed": 4, "offset": 11}),
+    ("orthogonal_", (6, 10), (), {}),  # key drawn from the (same-seeded) default generator
+    ("sparse_", (11, 7), (0.3, 0.1), {"seed": 5}),
+    ("sparse_", (8, 9), (0.5,), {}),
+    ("eye_", (7, 5), (), {}),
+    ("dirac_", (6, 4, 3, 3), (2,), {}),
+    ("variance_scaling_", (9, 7, 3), (2.0, "fan_avg", "truncated_normal"), {"seed": 6}),
+    ("lecun_uniform_", (9, 7), (), {"seed": 7}),
+]
+
+
+def _dist_worker(rank, world, port, outdir):
+    import os
+    import traceback
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    lines = []
+    try:
+        import torch.distributed as dist
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+
+        dist.init_process_group("gloo", rank=rank, world_size=world)
+        mesh = init_device_mesh("cpu", (world,))
+        for i, (name, shape, args, kwargs) in enumerate(DIST_CASES):
+            for pl in ([Shard(0)], [Shard(1)], [Replicate()]):
+                torch.manual_seed(100 + i)
+                dt = distribute_tensor(torch.full(shape, 7.0), mesh, pl)
+                torch.manual_seed(100 + i)
+                getattr(fastinit, name)(dt, *args, **kwargs)
+                full = dt.full_tensor()
+                torch.manual_seed(100 + i)
+                single = getattr(fastinit, name)(torch.full(shape, 7.0), *args, **kwargs)
+                ok = torch.equal(full, single)
+                lines.append(f"{name} {shape} {pl} {'ok' if ok else 'DIFFERENT'}")
+        dist.destroy_process_group()
+    except Exception:  # noqa: BLE001
+        lines.append("ERROR " + traceback.format_exc())
+    with open(os.path.join(outdir, f"rank{rank}.txt"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def test_dtensor_sharded_equals_single(tmp_path):
+    import multiprocessing
+    import socket
+
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available in this torch build")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_dist_worker, args=(r, 2, port, str(tmp_path)), daemon=True) for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    for r in range(2):
+        text = (tmp_path / f"rank{r}.txt").read_text()
+        assert "ERROR" not in text and "DIFFERENT" not in text, f"rank {r}:\n{text}"
+        assert text.count(" ok") == 3 * len(DIST_CASES), text
