@@ -587,3 +587,25 @@ def test_dtensor_sharded_equals_single(tmp_path):
         text = (tmp_path / f"rank{r}.txt").read_text()
         assert "ERROR" not in text and "DIFFERENT" not in text, f"rank {r}:\n{text}"
         assert text.count(" ok") == 3 * len(DIST_CASES), text
+
+
+def test_sparse_zero_selection_is_the_k_smallest_keys_with_ties_by_row():
+    """The documented rule, against a plain stable sort, on keys with many ties."""
+    from fastinit._extra import _smallest_per_column
+
+    g = torch.Generator().manual_seed(0)
+    for rows, cols in ((10, 300), (7, 50), (1, 5)):
+        keys = torch.randint(0, 4, (rows, cols), generator=g).double()  # heavy ties
+        for k in range(rows + 1):
+            want = torch.zeros(rows, cols, dtype=torch.bool)
+            want.scatter_(0, torch.sort(keys, dim=0, stable=True).indices[:k], True)
+            assert torch.equal(_smallest_per_column(keys.clone(), k), want), (rows, cols, k)
+    # and sparse_ zeroes exactly where its ranking stream says
+    from fastinit._module import derive_seed
+
+    w = fastinit.sparse_(torch.empty(12, 40), 0.4, seed=9, offset=2)
+    u = fastinit.uniform_(torch.empty(12, 40, dtype=torch.float64), 0.0, 1.0,
+                          seed=derive_seed(9, "fastinit.sparse_:zeros"), offset=2)
+    want = torch.zeros(12, 40, dtype=torch.bool)
+    want.scatter_(0, torch.sort(u, dim=0, stable=True).indices[:5], True)
+    assert torch.equal(w == 0, want)

@@ -286,16 +286,39 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
         return tensor
     ranks = torch.empty((rows, cols), dtype=torch.float64)
     uniform_(ranks, 0.0, 1.0, seed=derive_seed(key, _SPARSE_RANK_NAME), offset=offset)
-    order = torch.sort(ranks, dim=0, stable=True).indices[:n_zero]  # (n_zero, cols)
-    zero = torch.zeros((rows, cols), dtype=torch.bool)
-    zero.scatter_(0, order, True)
+    zero = _smallest_per_column(ranks, n_zero)
     idx, loc = _global_indices(tensor)
-    zl = zero.index_select(0, idx[0]).index_select(1, idx[1]).to(loc.device)
+    zl = zero if loc is tensor else zero.index_select(0, idx[0]).index_select(1, idx[1])
+    zl = zl.to(loc.device)
     with torch.no_grad():
         loc.masked_fill_(zl, 0)
     if loc is not tensor:
         torch.autograd.graph.increment_version(tensor)
     return tensor
+
+
+def _smallest_per_column(keys, k: int):
+    """Boolean mask of the ``k`` smallest keys in each column (ties: lower row first).
+    A threshold from ``topk`` of the smaller side (keys are 53-bit, so a tie at the
+    threshold is rare; a column that has one is ranked again by a stable sort)."""
+    import torch
+
+    rows = keys.shape[0]
+    if k <= 0 or k >= rows:
+        return torch.full(keys.shape, k > 0, dtype=torch.bool)
+    if k <= rows - k:
+        thr = torch.topk(keys, k, dim=0, largest=False, sorted=False).values.amax(0)
+        mask = keys <= thr
+    else:
+        thr = torch.topk(keys, rows - k, dim=0, largest=True, sorted=False).values.amin(0)
+        mask = keys < thr
+    bad = (mask.sum(0) != k).nonzero().flatten()
+    if bad.numel():
+        order = torch.sort(keys[:, bad], dim=0, stable=True).indices[:k]
+        fix = torch.zeros((rows, bad.numel()), dtype=torch.bool)
+        fix.scatter_(0, order, True)
+        mask[:, bad] = fix
+    return mask
 
 
 # --------------------------------------------------------------------------
