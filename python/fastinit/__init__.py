@@ -83,9 +83,8 @@ def info() -> dict:
     }
 
 from ._extra import dirac_, eye_, lecun_normal_, lecun_uniform_, orthogonal_, sparse_, variance_scaling_  # noqa: E402
-
-__all__ += ["orthogonal_", "sparse_", "eye_", "dirac_", "variance_scaling_", "lecun_uniform_", "lecun_normal_"]
 from ._schemes import apply_scheme  # noqa: E402
 from ._audit import audit  # noqa: E402
 
-__all__ += ["apply_scheme", "audit"]
+__all__ += ["orthogonal_", "sparse_", "eye_", "dirac_", "variance_scaling_", "lecun_uniform_", "lecun_normal_",
+            "apply_scheme", "audit"]

@@ -169,7 +169,10 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
     host, the QR in float64 with torch's LAPACK on one thread (``torch.set_num_threads(1)``
     for the duration of the call: process-wide, so other threads' torch CPU ops run on one
     thread meanwhile), so a seed gives the same bits on CPU and CUDA and on any thread
-    count, and 16-bit dtypes (which torch's CPU QR refuses) work too. Cost: a
+    count, and 16-bit dtypes (which torch's CPU QR refuses) work too. The QR is LAPACK's
+    (torch's build), so across CPU types or torch builds its float64 result may differ in the
+    last bits; rounded to float32 or narrower that almost never shows, in float64 it can.
+    Cost: a
     ``rows x cols`` temporary and its float64 copy on the host, a host QR of
     O(rows * cols * min(rows, cols)) flops, and for CUDA tensors one host-to-device copy.
 
