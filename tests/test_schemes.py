@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 
 import pytest
 import torch
@@ -197,3 +196,21 @@ def test_scheme_errors_write_nothing(args, kwargs, exc):
     assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
     with pytest.raises(TypeError, match="torch.nn.Module"):
         apply_scheme(torch.empty(3), "kaiming")
+
+
+def test_gpt2_scheme_on_hf_llama_meta_built():
+    transformers = pytest.importorskip("transformers", reason="needs Hugging Face transformers")
+    cfg = transformers.LlamaConfig(hidden_size=512, intermediate_size=1024, num_hidden_layers=4,
+                                   num_attention_heads=8, num_key_value_heads=8, vocab_size=1000)
+    with torch.device("meta"):
+        m = transformers.LlamaForCausalLM(cfg)
+    m.to_empty(device="cpu")
+    apply_scheme(m, "gpt2", seed=2)
+    res_std = 0.02 / math.sqrt(2 * 4)
+    for layer in m.model.layers:
+        assert abs(_std(layer.self_attn.o_proj.weight) / res_std - 1) < 0.03
+        assert abs(_std(layer.mlp.down_proj.weight) / res_std - 1) < 0.03
+        assert abs(_std(layer.mlp.up_proj.weight) / 0.02 - 1) < 0.03
+        assert torch.equal(layer.input_layernorm.weight.detach(), torch.ones(512))  # LlamaRMSNorm: a norm
+    assert abs(_std(m.model.embed_tokens.weight) / 0.02 - 1) < 0.03
+    assert all(torch.isfinite(p).all() for p in m.parameters())
