@@ -34,6 +34,9 @@ def test_default_init_shrinks_rms_by_one_over_sqrt6_per_pair():
     ratio = rep.last_ratio()
     predicted = (1 / math.sqrt(6)) ** LAYERS
     assert predicted / 2 <= ratio <= predicted * 2, (ratio, predicted)
+    # fastinit's reproduction of torch's default init (init_module_) gives the same picture
+    m = fastinit.init_module_(_mlp(), seed=2)
+    assert predicted / 2 <= fastinit.audit(m, _x()).last_ratio() <= predicted * 2
     # row by row: a Linear keeps 1/3 of the second moment, a ReLU 1/2 (each factor within 15%)
     rms = [rep.input_rms] + [r.act_rms for r in rep.rows]
     theory = mlp_theory(LAYERS)
