@@ -111,3 +111,10 @@ def info() -> dict:
         "cuda_available": bool(cuda_ok),
         "cuda_unavailable_reason": "" if cuda_ok else why,
     }
+
+from ._extra import dirac_, eye_, lecun_normal_, lecun_uniform_, orthogonal_, sparse_, variance_scaling_  # noqa: E402
+from ._schemes import apply_scheme  # noqa: E402
+from ._audit import audit  # noqa: E402
+
+__all__ += ["orthogonal_", "sparse_", "eye_", "dirac_", "variance_scaling_", "lecun_uniform_", "lecun_normal_",
+            "apply_scheme", "audit"]

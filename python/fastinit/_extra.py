@@ -1,0 +1,401 @@
+"""The rest of torch.nn.init (``orthogonal_``, ``sparse_``, ``eye_``, ``dirac_``) and the
+JAX-style ``variance_scaling_`` family (``lecun_uniform_``, ``lecun_normal_``).
+
+``orthogonal_`` and ``sparse_`` follow torch 2.13's algorithms step for step, with every
+random number taken from fastinit's counter streams, so that a seed gives the same values
+on any thread count, SIMD path, device and sharding. ``eye_`` and ``dirac_`` are
+deterministic: the same values as torch, the same checks, exception types and messages.
+``orthogonal_``, ``sparse_``, ``eye_`` and ``dirac_`` take torch tensors (and DTensors);
+``variance_scaling_`` and the ``lecun_*`` functions are built on ``normal_``, ``uniform_``
+and ``trunc_normal_`` and so take whatever those take (NumPy arrays included).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from ._api import _check_generator, _check_normal_std, _describe, _shape, normal_, trunc_normal_, uniform_
+from ._bound import fans
+from ._dtensor import check_placements, dtensor_segments, is_dtensor, local_tensor
+from ._seed import check_u64, torch_seed
+from ._target import check_no_overlap, is_torch_tensor
+
+__all__ = [
+    "orthogonal_",
+    "sparse_",
+    "eye_",
+    "dirac_",
+    "variance_scaling_",
+    "lecun_uniform_",
+    "lecun_normal_",
+]
+
+# std of the standard normal truncated to (-2, 2): JAX's variance_scaling divides by it so
+# that the truncated samples have std sqrt(scale / n) (jax.nn.initializers.variance_scaling,
+# https://docs.jax.dev/en/latest/_autosummary/jax.nn.initializers.variance_scaling.html:
+# "a standard deviation (after truncation, if applicable) of sqrt(scale/n)";
+# "truncated at 2 standard deviations"). Equals sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)).
+TRUNC_2SIGMA_STD = 0.87962566103423978
+
+
+def _torch_only(tensor, op: str):
+    if not is_torch_tensor(tensor):
+        raise TypeError(f"fastinit.{op}: expects a torch.Tensor, not {type(tensor).__name__} "
+                        "(NumPy arrays: use torch.from_numpy)")
+
+
+def _global_indices(tensor):
+    """Per dim, a CPU int64 tensor of the global indices that ``tensor`` holds locally
+    (arange for a plain tensor; the rank's runs for a DTensor), and the local tensor."""
+    import torch
+
+    if not is_dtensor(tensor):
+        return [torch.arange(s) for s in tensor.shape], tensor
+    check_placements(tensor.placements)
+    segs = dtensor_segments(tensor)
+    idx = [torch.cat([torch.arange(g, g + n) for g, n in ss]) if ss else torch.zeros(0, dtype=torch.int64)
+           for ss in segs]
+    return idx, local_tensor(tensor)
+
+
+def _write_whole(tensor, whole) -> None:
+    """Copy ``whole`` (a CPU tensor of the global shape) into ``tensor``: all of it for a
+    plain tensor; for a DTensor, the rank's part of it (so every rank must compute the
+    same ``whole``: same seed, same deterministic computation)."""
+    import torch
+
+    idx, local = _global_indices(tensor)
+    part = whole
+    if local is not tensor:
+        for d, ix in enumerate(idx):
+            part = part.index_select(d, ix)
+    with torch.no_grad():
+        local.copy_(part.to(device=local.device, dtype=local.dtype))
+    if local is not tensor:
+        torch.autograd.graph.increment_version(tensor)
+
+
+# --------------------------------------------------------------------------
+# eye_, dirac_ (deterministic)
+# --------------------------------------------------------------------------
+
+
+def eye_(tensor):
+    """Fill the 2-D ``tensor`` with the identity matrix, as ``torch.nn.init.eye_``
+    (ones at ``[i, i]`` for ``i < min(rows, cols)``, zeros elsewhere; any dtype torch's
+    ``torch.eye`` takes). A DTensor gets, on each rank, its part of the global identity."""
+    import torch
+
+    _torch_only(tensor, "eye_")
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if not is_dtensor(tensor):
+        with torch.no_grad():
+            torch.eye(*tensor.shape, out=tensor, requires_grad=tensor.requires_grad)
+        return tensor
+    (ri, ci), local = _global_indices(tensor)
+    if local.device.type != "meta":
+        with torch.no_grad():
+            local.copy_(ri[:, None] == ci[None, :])
+        torch.autograd.graph.increment_version(tensor)
+    return tensor
+
+
+def dirac_(tensor, groups=1):
+    """Fill the {3, 4, 5}-D ``tensor`` with the Dirac delta, as ``torch.nn.init.dirac_``:
+    zeros, and for each group ``g`` and ``d < min(out_channels // groups, in_channels)`` a
+    one at ``[g * (out_channels // groups) + d, d, k // 2, ...]`` (the kernel's centre).
+
+    torch's checks, exception types and messages, in its order. Where torch raises only
+    after zeroing the tensor (``groups`` not an int, a zero-size kernel dim), fastinit raises
+    the same exception before writing anything. A DTensor: each rank writes its part."""
+    import torch
+
+    _torch_only(tensor, "dirac_")
+    dimensions = tensor.ndimension()
+    if dimensions not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.size()
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    if tensor.is_meta:
+        return tensor
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    # torch's loops, built before anything is written: range() raises torch's TypeError
+    ones = [(g * out_chans_per_grp + d, d) for g in range(groups) for d in range(min_dim)]
+    centre = tuple(s // 2 for s in sizes[2:])
+    if ones:
+        for k, (c, s) in enumerate(zip(centre, sizes[2:])):
+            if c >= s:  # torch's indexing error for a zero-size kernel dim
+                raise IndexError(f"index {c} is out of bounds for dimension {k + 2} with size {s}")
+    idx, local = _global_indices(tensor)
+    # global -> local position along each dim (-1: not held here)
+    pos = []
+    for d, ix in enumerate(idx):
+        p = torch.full((sizes[d],), -1, dtype=torch.int64)
+        p[ix] = torch.arange(ix.numel())
+        pos.append(p)
+    with torch.no_grad():
+        local.zero_()
+        for o, i in ones:
+            at = (o, i) + centre
+            loc = tuple(int(pos[d][a]) for d, a in enumerate(at))
+            if min(loc) >= 0:
+                local[loc] = 1
+    if local is not tensor:
+        torch.autograd.graph.increment_version(tensor)
+    return tensor
+
+
+# --------------------------------------------------------------------------
+# orthogonal_
+# --------------------------------------------------------------------------
+
+
+def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
+    """Fill ``tensor`` with a (semi-)orthogonal matrix, as ``torch.nn.init.orthogonal_``
+    (Saxe et al. 2013), trailing dims flattened: ``rows = size(0)``, ``cols = numel / rows``.
+
+    torch's algorithm step for step: a ``(rows, cols)`` temporary of the tensor's dtype
+    filled by :func:`fastinit.normal_` (N(0, 1), stream ``(seed, offset + i)`` over the
+    temporary's row-major index ``i``; one key drawn from ``generator`` when ``seed`` is
+    None), transposed when ``rows < cols``, QR-factorized, ``Q`` multiplied column-wise by
+    ``sign(diag(R))`` (Mezzadri, arXiv:math-ph/0609050, so ``Q`` is Haar-distributed),
+    transposed back, copied in and multiplied by ``gain`` in the tensor's dtype.
+
+    Difference from torch, for reproducibility: the draw and the QR always run on the
+    host, the QR in float64 with torch's LAPACK on one thread (``torch.set_num_threads(1)``
+    for the duration of the call: process-wide, so other threads' torch CPU ops run on one
+    thread meanwhile), so a seed gives the same bits on CPU and CUDA and on any thread
+    count, and 16-bit dtypes (which torch's CPU QR refuses) work too. The QR is LAPACK's
+    (torch's build), so across CPU types or torch builds its float64 result may differ in the
+    last bits; rounded to float32 or narrower that almost never shows, in float64 it can.
+    Cost: a
+    ``rows x cols`` temporary and its float64 copy on the host, a host QR of
+    O(rows * cols * min(rows, cols)) flops, and for CUDA tensors one host-to-device copy.
+
+    DTensor: every rank computes the whole matrix (same seed rule as every fastinit fill:
+    the same ``seed``, or the same generator state on every rank) and keeps its part.
+    Cost per rank: the full QR and a full-size host temporary, not a shard's worth;
+    no communication.
+    """
+    import torch
+
+    _torch_only(tensor, "orthogonal_")
+    if tensor.ndimension() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0 or tensor.is_meta:
+        return tensor
+    rows = tensor.size(0)
+    cols = tensor.numel() // rows
+    local = local_tensor(tensor) if is_dtensor(tensor) else tensor
+    if is_dtensor(tensor):
+        check_placements(tensor.placements)
+    if not local.is_contiguous() and local.numel() > 0:
+        d = _describe(local, "normal_", True)
+        check_no_overlap(d.sizes, d.strides, d.itemsize)
+    # torch: tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator); the
+    # temporary lives on the host (the QR does), with the tensor's dtype, so the values
+    # are fastinit's normal stream for that dtype and a dtype torch refuses is refused
+    # with normal_'s message.
+    flattened = torch.empty((rows, cols), dtype=local.dtype)
+    normal_(flattened, 0, 1, generator, seed=seed, offset=offset)
+    q = _sign_corrected_q(flattened.double(), rows < cols)
+    with torch.no_grad():
+        _write_whole(tensor, q.reshape(tensor.shape))
+        tensor.mul_(gain) if not is_dtensor(tensor) else local.mul_(gain)
+    return tensor
+
+
+def _sign_corrected_q(flattened, wide: bool):
+    """torch's orthogonal_ after the draw: QR of the tall orientation, columns of Q
+    multiplied by sign(diag(R)). Runs torch's LAPACK QR (geqrf + orgqr) on one thread so
+    that the result does not depend on torch's thread count."""
+    import torch
+
+    if wide:
+        flattened = flattened.t()
+    prev = torch.get_num_threads()
+    # LAPACK's blocked Householder QR may split work by thread; one thread makes its
+    # rounding independent of torch.set_num_threads.
+    torch.set_num_threads(1)
+    try:
+        q, r = torch.linalg.qr(flattened)
+    finally:
+        torch.set_num_threads(prev)
+    q *= torch.diag(r, 0).sign()
+    return q.t() if wide else q
+
+
+# --------------------------------------------------------------------------
+# sparse_
+# --------------------------------------------------------------------------
+
+_SPARSE_RANK_NAME = "fastinit.sparse_:zeros"
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
+    """Fill the 2-D ``tensor`` as a sparse matrix, as ``torch.nn.init.sparse_`` (Martens
+    2010): N(0, std^2) values, then in every column ``num_zeros = ceil(sparsity * rows)``
+    entries set to 0 (torch's count, including its slicing of a negative or too large
+    count: ``len(range(rows)[:num_zeros])`` zeros per column).
+
+    Both from fastinit's counter streams, under one 64-bit key ``k`` (``seed``, or one draw
+    from ``generator`` / ``torch.default_generator``):
+
+    * values: exactly ``normal_(tensor, 0, std, seed=k, offset=offset)``;
+    * zeros: each element ``(r, c)`` gets a ranking key ``u[r, c]``, the float64 U(0, 1)
+      uniform stream of key ``derive_seed(k, "fastinit.sparse_:zeros")`` (the per-name key
+      of ``init_module_``) at index ``offset + r * cols + c``; in column ``c`` the
+      ``num_zeros`` rows with the smallest keys (ties: lower row first) are zeroed. This is
+      a uniformly random subset per column, as torch's ``randperm(rows)[:num_zeros]``,
+      and depends only on ``(k, offset, shape)``.
+
+    Unlike torch (whose ``randperm`` ignores ``generator``), ``generator`` controls both.
+    A DTensor: values filled shard by shard; every rank computes the whole ranking
+    (``rows x cols`` float64 on the host) and zeroes its part.
+    """
+    import torch
+
+    from ._api import _as_float
+    from ._module import derive_seed
+
+    _torch_only(tensor, "sparse_")
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if tensor.is_meta:
+        return tensor
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    # torch's checks of tensor.normal_(0, std, generator=generator), before any draw
+    std_f = _as_float(std, "normal_", "std", 2)
+    if generator is not None:
+        _check_generator(generator, True, "normal_")
+    local = local_tensor(tensor) if is_dtensor(tensor) else tensor
+    _check_normal_std(std_f, local, True)
+    if tensor.numel() > 0:
+        _describe(local, "normal_", True)
+    offset = check_u64(offset, "offset")
+    key = None if seed is None else check_u64(seed, "seed")
+    if tensor.numel() == 0:
+        return tensor
+    if key is None:
+        key = torch_seed(generator)
+    normal_(tensor, 0, std, seed=key, offset=offset)
+    n_zero = len(range(rows)[:num_zeros])
+    if n_zero == 0:
+        return tensor
+    ranks = torch.empty((rows, cols), dtype=torch.float64)
+    uniform_(ranks, 0.0, 1.0, seed=derive_seed(key, _SPARSE_RANK_NAME), offset=offset)
+    zero = _smallest_per_column(ranks, n_zero)
+    idx, loc = _global_indices(tensor)
+    zl = zero if loc is tensor else zero.index_select(0, idx[0]).index_select(1, idx[1])
+    zl = zl.to(loc.device)
+    with torch.no_grad():
+        loc.masked_fill_(zl, 0)
+    if loc is not tensor:
+        torch.autograd.graph.increment_version(tensor)
+    return tensor
+
+
+def _smallest_per_column(keys, k: int):
+    """Boolean mask of the ``k`` smallest keys in each column (ties: lower row first).
+    A threshold from ``topk`` of the smaller side (keys are 53-bit, so a tie at the
+    threshold is rare; a column that has one is ranked again by a stable sort)."""
+    import torch
+
+    rows = keys.shape[0]
+    if k <= 0 or k >= rows:
+        return torch.full(keys.shape, k > 0, dtype=torch.bool)
+    if k <= rows - k:
+        thr = torch.topk(keys, k, dim=0, largest=False, sorted=False).values.amax(0)
+        mask = keys <= thr
+    else:
+        thr = torch.topk(keys, rows - k, dim=0, largest=True, sorted=False).values.amin(0)
+        mask = keys < thr
+    bad = (mask.sum(0) != k).nonzero().flatten()
+    if bad.numel():
+        order = torch.sort(keys[:, bad], dim=0, stable=True).indices[:k]
+        fix = torch.zeros((rows, bad.numel()), dtype=torch.bool)
+        fix.scatter_(0, order, True)
+        mask[:, bad] = fix
+    return mask
+
+
+# --------------------------------------------------------------------------
+# JAX-style variance scaling
+# --------------------------------------------------------------------------
+
+_VS_MODES = ("fan_in", "fan_out", "fan_avg")
+_VS_DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
+
+
+def variance_scaling_std(shape, scale=1.0, mode="fan_in"):
+    """``sqrt(scale / n)``: the standard deviation ``variance_scaling_`` gives a weight of
+    this shape (n: fan_in, fan_out or their mean, in torch's (out, in, *kernel) layout)."""
+    if not scale >= 0.0:
+        raise ValueError(f"`scale` must be a positive float. Got: {scale}")
+    if mode not in _VS_MODES:
+        raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
+    fan_in, fan_out = fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    return math.sqrt(scale / n)
+
+
+def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_normal", generator=None, *,
+                      seed=None, offset=0):
+    """``jax.nn.initializers.variance_scaling(scale, mode, distribution)`` for torch's
+    weight layout: zero mean and standard deviation ``sqrt(scale / n)``.
+
+    ``n`` (JAX's docs): ``fan_in``, ``fan_out`` or ``(fan_in + fan_out) / 2``, computed as
+    torch computes fans for its ``(out, in, *kernel)`` layout: ``fan_in = size(1) x
+    receptive field``, ``fan_out = size(0) x receptive field`` (JAX's own default layout is
+    ``(..., in, out)``; a torch Linear weight is ``(out, in)``).
+
+    * ``"truncated_normal"``: N(0, s^2) truncated to ``[-2 s, 2 s]`` with
+      ``s = sqrt(scale / n) / 0.87962566103423978`` (JAX's correction: the std of the
+      standard normal truncated at +-2), so the samples' std is ``sqrt(scale / n)``; drawn
+      by :func:`fastinit.trunc_normal_` (exact inversion).
+    * ``"normal"``: N(0, scale / n) by :func:`fastinit.normal_`.
+    * ``"uniform"``: U(-sqrt(3 scale / n), sqrt(3 scale / n)) by :func:`fastinit.uniform_`.
+
+    ``scale`` must be >= 0 (``scale == 0`` fills zeros, as JAX's product does), ``mode`` and
+    ``distribution`` one of the above: else ValueError with JAX's wording. Zero-element
+    tensors warn and are returned untouched (torch's kaiming convention). ``seed``,
+    ``offset`` and ``generator``: see :func:`fastinit.uniform_`.
+    """
+    shape = _shape(tensor)
+    # JAX's order: scale (checked when the initializer is built), fans, mode, distribution
+    if not scale >= 0.0:
+        raise ValueError(f"`scale` must be a positive float. Got: {scale}")
+    fans(shape)
+    if mode not in _VS_MODES:
+        raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
+    if distribution not in _VS_DISTRIBUTIONS:
+        raise ValueError(f"invalid distribution for variance scaling initializer: {distribution}")
+    if 0 in shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
+    std = variance_scaling_std(shape, scale, mode)
+    if distribution == "normal" or std == 0.0:
+        return normal_(tensor, 0.0, std, generator, seed=seed, offset=offset)
+    if distribution == "uniform":
+        bound = math.sqrt(3.0) * std
+        return uniform_(tensor, -bound, bound, generator, seed=seed, offset=offset)
+    s = std / TRUNC_2SIGMA_STD
+    return trunc_normal_(tensor, 0.0, s, -2.0 * s, 2.0 * s, generator, seed=seed, offset=offset)
+
+
+def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
+    """``jax.nn.initializers.lecun_uniform``: ``variance_scaling_(tensor, 1.0, "fan_in",
+    "uniform")``, U(-sqrt(3 / fan_in), sqrt(3 / fan_in)) (LeCun et al., Efficient BackProp,
+    1998)."""
+    return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, seed=seed, offset=offset)
+
+
+def lecun_normal_(tensor, generator=None, *, seed=None, offset=0):
+    """``jax.nn.initializers.lecun_normal``: ``variance_scaling_(tensor, 1.0, "fan_in",
+    "truncated_normal")``, std 1 / sqrt(fan_in) after truncation at 2 sigma."""
+    return variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal", generator, seed=seed, offset=offset)
