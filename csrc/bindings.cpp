@@ -94,6 +94,8 @@ void cuda_fill(uintptr_t ptr, int device, uintptr_t stream, const std::vector<in
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastinit kernels (private; use the fastinit package)";
+  // The most dims one kernel call takes; Python loops over any further leading dims.
+  m.attr("kMaxDims") = kMaxDims;
 
   m.def(
       "philox4x32_10",

@@ -55,9 +55,17 @@ def set_num_threads(n: int) -> None:
     """Threads for CPU fills (the caller counts as one). Default: the CPUs this process
     may run on. Values are the same for any count. A fill uses at most 256 threads, and
     never more than it has chunks of work."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads expects a positive int, got {n!r}")
-    _C.set_num_threads(n)
+    import operator
+
+    if isinstance(n, bool):
+        raise TypeError("set_num_threads expects a positive int, not bool")
+    try:
+        k = operator.index(n)  # any integral type: int, numpy integers, 0-d integer tensors
+    except TypeError:
+        raise TypeError(f"set_num_threads expects a positive int, not {type(n).__name__}") from None
+    if not 1 <= k < 2**31:
+        raise ValueError(f"set_num_threads expects a positive int below 2**31, got {k}")
+    _C.set_num_threads(k)
 
 
 def get_num_threads() -> int:
