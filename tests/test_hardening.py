@@ -169,28 +169,38 @@ def test_nested_tensor_refused_clearly():
 
 def test_numpy_view_past_its_buffer_refused():
     """as_strided views reaching beyond the owning buffer (the array that owns the data, a
-    bytes/bytearray/mmap object, or a torch tensor's storage) are refused; the buffer's
-    bytes and the generators are untouched."""
-    base = np.zeros(100, np.float32)
-    ast = np.lib.stride_tricks.as_strided
-    bad = [
-        ast(base, shape=(20, 10), strides=(40, 4)),
-        ast(base[50:], shape=(6, 10), strides=(40, 4)),
-        ast(base[10:], shape=(2, 20), strides=(4, -4)),
-        ast(base[10:], shape=(5, 20), strides=(4, -4)),
-        ast(base, shape=(10, 10), strides=(44, 4)),
-        ast(np.frombuffer(bytearray(400), np.float32), shape=(101, 1), strides=(4, 4)),
-        ast(torch.zeros(100).numpy(), shape=(101, 1), strides=(4, 4)),
-    ]
-    before = base.copy()
-    state = np.random.get_state()[1].copy()
-    for a in bad:
-        assert a.flags.writeable
-        for name in ALL_FILLS:
-            with pytest.raises(RuntimeError, match="base buffer"):
-                getattr(fastinit, name)(a, *_args(name))
-    assert np.array_equal(base, before)
-    assert np.array_equal(np.random.get_state()[1], state)
+    bytearray, a torch tensor's storage) are refused; the buffer's bytes and the
+    generators are untouched (before the fix: a heap overflow, so in a subprocess)."""
+    out = run_py(f"""
+        import numpy as np, torch, fastinit
+        ast = np.lib.stride_tricks.as_strided
+        base = np.zeros(100, np.float32)
+        owners = [base, np.frombuffer(bytearray(400), np.float32), torch.zeros(100).numpy()]
+        bad = [
+            ast(base, shape=(20, 10), strides=(40, 4)),
+            ast(base[50:], shape=(6, 10), strides=(40, 4)),
+            ast(base[10:], shape=(2, 20), strides=(4, -4)),
+            ast(base[10:], shape=(5, 20), strides=(4, -4)),
+            ast(base, shape=(10, 10), strides=(44, 4)),
+            ast(owners[1], shape=(101, 1), strides=(4, 4)),
+            ast(owners[2], shape=(101, 1), strides=(4, 4)),
+        ]
+        state = np.random.get_state()[1].copy()
+        for a in bad:
+            assert a.flags.writeable
+            for name in {ALL_FILLS!r}:
+                args = (0.5,) if name == "constant_" else ()
+                try:
+                    getattr(fastinit, name)(a, *args)
+                except RuntimeError as e:
+                    assert "base buffer" in str(e), str(e)
+                else:
+                    raise AssertionError(name + " accepted a view past its buffer")
+        assert all((o == 0).all() for o in owners)
+        assert np.array_equal(np.random.get_state()[1], state)
+        print("ok")
+    """)
+    assert out.strip().endswith("ok")
 
 
 def test_numpy_views_inside_their_buffer_accepted(tmp_path):

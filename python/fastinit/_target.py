@@ -181,14 +181,14 @@ def _describe_torch(t) -> Target:
     target = Target(ptr=0, dtype=code, sizes=sizes, strides=[s * esz for s in t.stride()], device=dev,
                     is_torch=True, contiguous=t.is_contiguous(), neg=t.is_neg())
     if dev != "meta":
-        target.ptr = t.data_ptr()
-        if target.ptr == 0 and torch._is_functional_tensor(t):
-            target.functional = True  # written through copy_ (functionalization records it)
-        elif type(t) is not torch.Tensor and _has_no_memory(t):
+        if type(t) is not torch.Tensor and _has_no_memory(t):
             raise TypeError(
                 f"fastinit: this {type(t).__name__} has no memory of its own: tensor subclasses without "
                 "storage (FakeTensor, wrapper subclasses other than DTensor) cannot be filled"
             )
+        target.ptr = t.data_ptr()
+        if target.ptr == 0 and torch._is_functional_tensor(t):
+            target.functional = True  # written through copy_ (functionalization records it)
         else:
             check_torch_extent(t, target)
     if dev == "cuda":
