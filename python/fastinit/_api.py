@@ -79,6 +79,9 @@ def _torch_function(fn, tensor, **kwargs):
     return False, None
 
 
+_PLAIN_REALS = (float, int)  # exact types whose float() runs no user code
+
+
 def _as_float(value, method: str, name: str, position: int) -> float:
     # torch's argument parser: a real number (bool included) or a 0-d tensor, else TypeError.
     if type(value) is float or type(value) is int or isinstance(value, numbers.Real):
@@ -134,6 +137,67 @@ def _describe(tensor, method: str, is_torch: bool):
         kernel = "normal_kernel_cuda" if tensor.device.type == "cuda" else "normal_kernel_cpu"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_torch_dtype_label(tensor.dtype)}'")
     return describe(tensor, op=method)
+
+
+_FAST = {}  # filled on first use: the exact types, dtype codes and limits of the fast path
+
+
+def _fast_setup():
+    torch = _torch()
+    from ._target import _FINFO_MAX, _STORAGE_SIZE
+
+    _FAST.update(types=(torch.Tensor, torch.nn.Parameter), strided=torch.strided, generator=torch.Generator,
+                 codes={torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3},
+                 big=_FINFO_MAX, esz=_STORAGE_SIZE, inc=getattr(torch._C, "_increment_version", None))
+
+
+def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
+    """The per-call fast path (issue 13): a plain, contiguous, non-empty CPU float tensor
+    with plain arguments, whose checks all pass. Returns None, having done nothing, for
+    anything else (a failing check included), which then takes the general path of
+    :func:`_fill` and gets torch's exact errors in torch's order. ``dist``: 0 uniform
+    (x1, x2 = from, to), 1 normal (mean, std)."""
+    if not _FAST:
+        if _torch() is None:
+            return None
+        _fast_setup()
+    f = _FAST
+    if type(tensor) not in f["types"] or (generator is not None and type(generator) is not f["generator"]):
+        return None
+    if (type(offset) is not int or not 0 <= offset < _U64 or
+            (seed is not None and (type(seed) is not int or not 0 <= seed < _U64))):
+        return None
+    code = f["codes"].get(tensor.dtype)
+    if (code is None or not tensor.is_cpu or tensor.layout is not f["strided"] or tensor.is_nested
+            or not tensor.is_contiguous() or tensor.is_neg() or tensor.is_inference() or tensor._is_zerotensor()):
+        return None
+    if dist == 0:
+        big = f["big"][code]
+        if not (-big <= x1 <= x2 <= big and x2 - x1 <= big):
+            return None
+    elif not x2 >= 0.0:
+        return None
+    n, ptr = tensor.numel(), tensor.data_ptr()
+    if n == 0 or ptr == 0:  # empty, or no memory (functionalization)
+        return None
+    st = tensor.untyped_storage()
+    base = st.data_ptr()
+    if ptr < base or ptr + n * f["esz"][code] > base + st.nbytes():
+        return None
+    if generator is not None and generator.device.type != "cpu":
+        return None
+    if check_cpu_isa(quiet=True) is not None:
+        return None
+    if seed is None:
+        seed = torch_seed(generator)
+    try:
+        _C.fill_contiguous(dist, ptr, code, n, x1, x2, seed, offset)
+    finally:
+        f["inc"]((tensor,))
+    return tensor
+
+
+_U64 = 1 << 64
 
 
 def _fill(tensor, kind, params, generator, seed, offset, checks=None):
@@ -321,6 +385,10 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
     handled, result = _torch_function(uniform_, tensor, a=a, b=b, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
+    if type(a) in _PLAIN_REALS and type(b) in _PLAIN_REALS:
+        done = _fast_fill(tensor, 0, float(a), float(b), generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "uniform", (a, b), generator, seed, offset)
 
 
@@ -341,6 +409,10 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     bound = kaiming_bound_for(shape, a, mode, nonlinearity)
+    if type(bound) is float:
+        done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
 
 
@@ -349,6 +421,10 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
     U(-a, a) with ``a = gain * sqrt(6 / (fan_in + fan_out))``. See :func:`uniform_` for
     ``seed`` and ``offset``."""
     bound = xavier_bound_for(_shape(tensor), gain)
+    if type(bound) is float:
+        done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
 
 
@@ -370,6 +446,10 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
                                       seed=seed, offset=offset)
     if handled:
         return result
+    if type(mean) in _PLAIN_REALS and type(std) in _PLAIN_REALS:
+        done = _fast_fill(tensor, 1, float(mean), float(std), generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "normal", (mean, std), generator, seed, offset)
 
 

@@ -80,9 +80,10 @@ def numpy_seed(generator) -> int:
 _isa_error = []  # [] until checked; then [None] or [the error every CPU fill raises]
 
 
-def check_cpu_isa() -> None:
+def check_cpu_isa(quiet: bool = False):
     """Raises the error every CPU fill would raise for an unusable FASTINIT_CPU_ISA (read
-    once per process), before a key is drawn."""
+    once per process), before a key is drawn; with ``quiet``, returns it instead (None if
+    the ISA is usable)."""
     if not _isa_error:
         from . import _C
 
@@ -91,5 +92,6 @@ def check_cpu_isa() -> None:
             _isa_error.append(None)
         except RuntimeError as e:
             _isa_error.append(str(e))
-    if _isa_error[0] is not None:
+    if _isa_error[0] is not None and not quiet:
         raise RuntimeError(_isa_error[0])
+    return _isa_error[0]
