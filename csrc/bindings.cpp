@@ -130,8 +130,15 @@ PYBIND11_MODULE(_C, m) {
   // arguments only, so the call converts no lists.
   m.def(
       "fill_contiguous",
-      [](int dist, uintptr_t ptr, int dtype, int64_t n, double p1, double p2, uint64_t seed, uint64_t offset) {
+      [](int dist, uintptr_t ptr, int dtype, int64_t n, double p1, double p2, uint64_t seed, uint64_t offset,
+         uintptr_t key_words) {
         check_dtype(dtype);
+        if (key_words != 0) {
+          // seed=None: the two int64 words just drawn into the caller's buffer
+          // (python/fastinit/_seed.py, torch_seed_words); the key is w[0] | w[1] << 32.
+          const int64_t* w = reinterpret_cast<const int64_t*>(key_words);
+          seed = static_cast<uint64_t>(w[0]) | (static_cast<uint64_t>(w[1]) << 32);
+        }
         if (dist != kUniform && dist != kNormal) throw std::invalid_argument("unknown distribution");
         if (n < 0) throw std::invalid_argument("negative size");
         const FillParams p = dist == kUniform ? make_fill_params(dtype, p1, p2, seed)
@@ -139,7 +146,7 @@ PYBIND11_MODULE(_C, m) {
         cpu_fill(ptr, dtype, {n}, {dtype_size(dtype)}, offset, {}, "", 0, p);
       },
       py::arg("dist"), py::arg("ptr"), py::arg("dtype"), py::arg("n"), py::arg("p1"), py::arg("p2"), py::arg("seed"),
-      py::arg("offset"));
+      py::arg("offset"), py::arg("key_words") = 0);
 
   m.def(
       "fill_normal",

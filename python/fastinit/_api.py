@@ -30,7 +30,7 @@ from ._dtensor import (
     is_dtensor,
     local_tensor,
 )
-from ._seed import check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed
+from ._seed import _isa_error, check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed, torch_seed_words
 from ._target import (
     _torch,
     _torch_dtype_code,
@@ -139,16 +139,16 @@ def _describe(tensor, method: str, is_torch: bool):
     return describe(tensor, op=method)
 
 
-_FAST = {}  # filled on first use: the exact types, dtype codes and limits of the fast path
+_FAST = []  # on first use: (exact tensor types, torch.strided, torch.Generator, dtype codes, limits, sizes, bump)
 
 
 def _fast_setup():
     torch = _torch()
     from ._target import _FINFO_MAX, _STORAGE_SIZE
 
-    _FAST.update(types=(torch.Tensor, torch.nn.Parameter), strided=torch.strided, generator=torch.Generator,
-                 codes={torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3},
-                 big=_FINFO_MAX, esz=_STORAGE_SIZE, inc=getattr(torch._C, "_increment_version", None))
+    _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
+                {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,
+                _STORAGE_SIZE, getattr(torch._C, "_increment_version", None)]
 
 
 def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
@@ -161,43 +161,44 @@ def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
         if _torch() is None:
             return None
         _fast_setup()
-    f = _FAST
-    if type(tensor) not in f["types"] or (generator is not None and type(generator) is not f["generator"]):
+    types, strided, gen_type, codes, limits, sizes, bump = _FAST
+    if type(tensor) not in types or (generator is not None and type(generator) is not gen_type):
         return None
     if (type(offset) is not int or not 0 <= offset < _U64 or
             (seed is not None and (type(seed) is not int or not 0 <= seed < _U64))):
         return None
-    code = f["codes"].get(tensor.dtype)
-    if (code is None or not tensor.is_cpu or tensor.layout is not f["strided"] or tensor.is_nested
-            or not tensor.is_contiguous() or tensor.is_neg() or tensor.is_inference() or tensor._is_zerotensor()):
+    code = codes.get(tensor.dtype)
+    # (a ZeroTensor has data_ptr 0: refused below with the memoryless tensors)
+    if (code is None or not tensor.is_cpu or tensor.layout is not strided or tensor.is_nested
+            or not tensor.is_contiguous() or tensor.is_neg() or tensor.is_inference()):
         return None
     if dist == 0:
-        big = f["big"][code]
+        big = limits[code]
         if not (-big <= x1 <= x2 <= big and x2 - x1 <= big):
             return None
     elif not x2 >= 0.0:
         return None
     n, ptr = tensor.numel(), tensor.data_ptr()
-    if n == 0 or ptr == 0:  # empty, or no memory (functionalization)
+    if n == 0 or ptr == 0:  # empty, or no memory (functionalization, ZeroTensor)
         return None
     st = tensor.untyped_storage()
     base = st.data_ptr()
-    if ptr < base or ptr + n * f["esz"][code] > base + st.nbytes():
+    if ptr < base or ptr + n * sizes[code] > base + st.nbytes():
         return None
     if generator is not None and generator.device.type != "cpu":
         return None
-    if check_cpu_isa(quiet=True) is not None:
+    if _isa_error != _ISA_OK and check_cpu_isa(quiet=True) is not None:
         return None
-    if seed is None:
-        seed = torch_seed(generator)
+    words = 0 if seed is not None else torch_seed_words(generator)
     try:
-        _C.fill_contiguous(dist, ptr, code, n, x1, x2, seed, offset)
+        _C.fill_contiguous(dist, ptr, code, n, x1, x2, seed or 0, offset, words)
     finally:
-        f["inc"]((tensor,))
+        bump((tensor,))
     return tensor
 
 
 _U64 = 1 << 64
+_ISA_OK = [None]  # _seed._isa_error once the ISA has been checked and is usable
 
 
 def _fill(tensor, kind, params, generator, seed, offset, checks=None):

@@ -56,6 +56,21 @@ def torch_seed(generator) -> int:
     return w[0] | (w[1] << 32)
 
 
+def torch_seed_words(generator) -> int:
+    """torch_seed's draw for a CPU generator, left in this thread's buffer: returns the
+    address of its two int64 words (the kernel reads the key there; saves the tolist)."""
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        import torch
+
+        buf = _local.buf = torch.empty(2, dtype=torch.int64)
+    if generator is None:
+        buf.random_(0, 1 << 32)  # torch.default_generator
+    else:
+        buf.random_(0, 1 << 32, generator=generator)
+    return buf.data_ptr()
+
+
 def numpy_generator(generator):
     """The generator a NumPy fill draws from: None (the global state), or a
     numpy.random.Generator (an int means numpy.random.default_rng(int)). Converted with
