@@ -520,7 +520,7 @@ _CRASHING_REFUSALS = {
     "freed storage": "t = torch.zeros(4, 5); t.untyped_storage().resize_(0); return t",
     "shrunk storage": "t = torch.zeros(400, 5); t.untyped_storage().resize_(16); return t",
     "zerotensor": "return torch._efficientzerotensor(4, 5)",
-    "numpy past buffer": "return np.lib.stride_tricks.as_strided(np.zeros(5, np.float32), (4, 5), (4, 4))",
+    "numpy past buffer": "return np.lib.stride_tricks.as_strided(np.zeros(5, np.float32), (4, 5), (20, 4))",
 }
 
 
