@@ -675,12 +675,13 @@ def _np_fill(array, val, op: str):
 
 
 def constant_(tensor, val, *, seed=None, offset=0):
-    """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_``: torch tensors through
-    torch's own ``fill_`` under ``no_grad`` (its conversions and errors), NumPy arrays with
-    the value torch would store (rounded through float32 for the 16-bit types; finite
-    values beyond the dtype's range refused with torch's message). The target is checked as
-    for the random fills: unlike torch, integer, bool and complex dtypes and overlapping
-    views are refused. ``seed`` and ``offset`` are accepted (checked) and ignored."""
+    """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_``, for every dtype torch
+    fills (float, integer, bool, complex): torch tensors through torch's own ``fill_`` under
+    ``no_grad`` (its conversions and errors), NumPy arrays with the value torch's ``fill_``
+    would store in the same dtype, or torch's error (e.g. "value cannot be converted to type
+    int8_t without overflow"). Unlike torch, a view whose bytes lie outside its storage
+    (torch's own fill_ crashes there) and views with overlapping elements are refused.
+    ``seed`` and ``offset`` are accepted (checked) and ignored."""
     handled, result = _torch_function(constant_, tensor, val=val, seed=seed, offset=offset)
     if handled:
         return result
