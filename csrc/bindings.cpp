@@ -53,6 +53,8 @@ void check_dtype(int dtype) {
 }
 
 
+constexpr uint64_t kKeepGilElems = 4096;
+
 // A CPU fill of any distribution: GIL released, in slices of at most 64 MiB (tens of ms)
 // between which Ctrl-C is honoured: the fill then stops with a KeyboardInterrupt,
 // leaving the target partly filled.
@@ -64,6 +66,13 @@ void cpu_fill(uintptr_t ptr, int dtype, const std::vector<int64_t>& sizes, const
   if (which < 0 || !isa_supported(which)) throw std::invalid_argument("ISA '" + isa + "' is not available");
   const RunKernel kernel = isa_kernel(which);
   const uint64_t total = numel(t);
+  // A small fill (a few microseconds, on the calling thread) keeps the GIL: releasing and
+  // taking it back would cost about as much as the fill.
+  if (total < kKeepGilElems) {
+    prepare_cpu_target(t, dtype);
+    fill_cpu(t, p, kernel, threads, 0, total);
+    return;
+  }
   const uint64_t slice = (64ull << 20) / static_cast<uint64_t>(dtype_size(dtype));
   {
     py::gil_scoped_release nogil;
@@ -94,6 +103,8 @@ void cuda_fill(uintptr_t ptr, int device, uintptr_t stream, const std::vector<in
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "fastinit kernels (private; use the fastinit package)";
+  // The most dims one kernel call takes; Python loops over any further leading dims.
+  m.attr("kMaxDims") = kMaxDims;
 
   m.def(
       "philox4x32_10",
@@ -113,6 +124,29 @@ PYBIND11_MODULE(_C, m) {
       py::arg("ptr"), py::arg("dtype"), py::arg("sizes"), py::arg("strides"), py::arg("lo"), py::arg("hi"),
       py::arg("seed"), py::arg("offset"), py::arg("isa") = "", py::arg("threads") = 0,
       py::arg("istrides") = std::vector<int64_t>{});
+
+  // The per-call fast path (python/fastinit/_api.py, _fast_fill): a contiguous CPU target
+  // of n elements, uniform (dist 0: lo, hi) or normal (dist 1: mean, std); scalar
+  // arguments only, so the call converts no lists.
+  m.def(
+      "fill_contiguous",
+      [](int dist, uintptr_t ptr, int dtype, int64_t n, double p1, double p2, uint64_t seed, uint64_t offset,
+         uintptr_t key_words) {
+        check_dtype(dtype);
+        if (key_words != 0) {
+          // seed=None: the two int64 words just drawn into the caller's buffer
+          // (python/fastinit/_seed.py, torch_seed_words); the key is w[0] | w[1] << 32.
+          const int64_t* w = reinterpret_cast<const int64_t*>(key_words);
+          seed = static_cast<uint64_t>(w[0]) | (static_cast<uint64_t>(w[1]) << 32);
+        }
+        if (dist != kUniform && dist != kNormal) throw std::invalid_argument("unknown distribution");
+        if (n < 0) throw std::invalid_argument("negative size");
+        const FillParams p = dist == kUniform ? make_fill_params(dtype, p1, p2, seed)
+                                              : make_normal_params(dtype, p1, p2, seed);
+        cpu_fill(ptr, dtype, {n}, {dtype_size(dtype)}, offset, {}, "", 0, p);
+      },
+      py::arg("dist"), py::arg("ptr"), py::arg("dtype"), py::arg("n"), py::arg("p1"), py::arg("p2"), py::arg("seed"),
+      py::arg("offset"), py::arg("key_words") = 0);
 
   m.def(
       "fill_normal",

@@ -3,9 +3,11 @@
 Fills tensors and arrays in place with Philox4x32-10 values whose bits depend only on
 (seed, element index): identical across thread counts, SIMD paths, CPU and CUDA, memory
 layouts and shardings. Drop-in for torch.nn.init's uniform and normal families (and its
-constant fills). The uniform stream is fixed by docs/STREAM.md (stream version 1), the normal
-and truncated-normal streams by docs/STREAM.md.
+constant fills), and the rest of torch.nn.init. docs/STREAM.md is the stream contract
+(stream version 1).
 """
+
+import operator as _operator
 
 from . import _C, distributed
 from ._api import (
@@ -57,17 +59,25 @@ def set_num_threads(n: int) -> None:
     of ``torch.set_num_threads``.
 
     Args:
-        n (int): a positive int.
+        n (int): a positive integer below 2**31, of any integral type (``int``, NumPy
+            integers, 0-d integer tensors); bool is refused.
 
     Raises:
-        ValueError: ``n`` is not a positive int.
+        TypeError: ``n`` is a bool or not an integer.
+        ValueError: ``n`` is outside [1, 2**31).
 
     Example:
         >>> fastinit.set_num_threads(4)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads expects a positive int, got {n!r}")
-    _C.set_num_threads(n)
+    if isinstance(n, bool):
+        raise TypeError("set_num_threads expects a positive int, not bool")
+    try:
+        k = _operator.index(n)  # any integral type: int, numpy integers, 0-d integer tensors
+    except TypeError:
+        raise TypeError(f"set_num_threads expects a positive int, not {type(n).__name__}") from None
+    if not 1 <= k < 2**31:
+        raise ValueError(f"set_num_threads expects a positive int below 2**31, got {k}")
+    _C.set_num_threads(k)
 
 
 def get_num_threads() -> int:

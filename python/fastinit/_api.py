@@ -30,15 +30,18 @@ from ._dtensor import (
     is_dtensor,
     local_tensor,
 )
-from ._seed import check_u64, numpy_seed, torch_seed
+from ._seed import _isa_error, check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed, torch_seed_words
 from ._target import (
-    _BOUND_NAMES,
-    _FINFO_MAX,
     _torch,
     _torch_dtype_code,
     _torch_dtype_label,
     check_bounds,
     check_no_overlap,
+    Target,
+    _describe_numpy,
+    _has_no_memory,
+    check_torch_extent,
+    check_torch_inplace,
     describe,
     is_torch_tensor,
 )
@@ -74,6 +77,9 @@ def _torch_function(fn, tensor, **kwargs):
     if torch is not None and torch.overrides.has_torch_function_variadic(tensor):
         return True, torch.overrides.handle_torch_function(fn, (tensor,), tensor=tensor, **kwargs)
     return False, None
+
+
+_PLAIN_REALS = (float, int)  # exact types whose float() runs no user code
 
 
 def _as_float(value, method: str, name: str, position: int) -> float:
@@ -133,6 +139,68 @@ def _describe(tensor, method: str, is_torch: bool):
     return describe(tensor, op=method)
 
 
+_FAST = []  # on first use: (exact tensor types, torch.strided, torch.Generator, dtype codes, limits, sizes, bump)
+
+
+def _fast_setup():
+    torch = _torch()
+    from ._target import _FINFO_MAX, _STORAGE_SIZE
+
+    _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
+                {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,
+                _STORAGE_SIZE, getattr(torch._C, "_increment_version", None)]
+
+
+def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
+    """The per-call fast path (issue 13): a plain, contiguous, non-empty CPU float tensor
+    with plain arguments, whose checks all pass. Returns None, having done nothing, for
+    anything else (a failing check included), which then takes the general path of
+    :func:`_fill` and gets torch's exact errors in torch's order. ``dist``: 0 uniform
+    (x1, x2 = from, to), 1 normal (mean, std)."""
+    if not _FAST:
+        if _torch() is None:
+            return None
+        _fast_setup()
+    types, strided, gen_type, codes, limits, sizes, bump = _FAST
+    if type(tensor) not in types or (generator is not None and type(generator) is not gen_type):
+        return None
+    if (type(offset) is not int or not 0 <= offset < _U64 or
+            (seed is not None and (type(seed) is not int or not 0 <= seed < _U64))):
+        return None
+    code = codes.get(tensor.dtype)
+    # (a ZeroTensor has data_ptr 0: refused below with the memoryless tensors)
+    if (code is None or not tensor.is_cpu or tensor.layout is not strided or tensor.is_nested
+            or not tensor.is_contiguous() or tensor.is_neg() or tensor.is_inference()):
+        return None
+    if dist == 0:
+        big = limits[code]
+        if not (-big <= x1 <= x2 <= big and x2 - x1 <= big):
+            return None
+    elif not x2 >= 0.0:
+        return None
+    n, ptr = tensor.numel(), tensor.data_ptr()
+    if n == 0 or ptr == 0:  # empty, or no memory (functionalization, ZeroTensor)
+        return None
+    st = tensor.untyped_storage()
+    base = st.data_ptr()
+    if ptr < base or ptr + n * sizes[code] > base + st.nbytes():
+        return None
+    if generator is not None and generator.device.type != "cpu":
+        return None
+    if _isa_error != _ISA_OK and check_cpu_isa(quiet=True) is not None:
+        return None
+    words = 0 if seed is not None else torch_seed_words(generator)
+    try:
+        _C.fill_contiguous(dist, ptr, code, n, x1, x2, seed or 0, offset, words)
+    finally:
+        bump((tensor,))
+    return tensor
+
+
+_U64 = 1 << 64
+_ISA_OK = [None]  # _seed._isa_error once the ISA has been checked and is usable
+
+
 def _fill(tensor, kind, params, generator, seed, offset, checks=None):
     """One validation and dispatch path for every random fill.
 
@@ -140,63 +208,156 @@ def _fill(tensor, kind, params, generator, seed, offset, checks=None):
     mean, std, a, b) and ``params`` are its arguments. ``checks`` is ``(method, args)``:
     the torch Tensor method whose parsing and checks apply, and the arguments torch.nn.init
     would give it; by default the kind's own method with ``params`` (trunc_normal_ passes
-    the method that torch's trunc_normal_ calls: ``normal_`` or ``uniform_``)."""
+    the method that torch's trunc_normal_ calls: ``normal_`` or ``uniform_``).
+
+    Order: every argument is parsed and converted first (``__float__``/``__index__`` of
+    user objects run here, and may change the target), then the target is described and
+    checked, then the key is drawn (only once nothing can refuse the call), then the
+    pointer is used, with no user code in between."""
     method, args = checks if checks is not None else (_METHOD_OF[kind], params)
     n1, n2 = _ARG_NAMES[method]
     x1 = _as_float(args[0], method, n1, 1)
     x2 = _as_float(args[1], method, n2, 2)
     is_torch = is_torch_tensor(tensor)
+    if generator is not None:
+        _check_generator(generator, is_torch, method)
+    offset = check_u64(offset, "offset")
+    seed = None if seed is None else check_u64(seed, "seed")
+    if not is_torch and seed is None:
+        generator = numpy_generator(generator)
+    # every argument is converted: from here on no user code runs until the kernel returns
+    # (a subclassed generator excepted: the target is described again after its draw)
+    params = params if checks is not None else (x1, x2)
     # A DTensor: fans and bounds came from its global shape; its local tensor is written,
     # box by box of the global tensor (_dtensor.py).
     dt = tensor if is_torch and is_dtensor(tensor) else None
     local = local_tensor(dt) if dt is not None else tensor
-    if generator is not None:
-        _check_generator(generator, is_torch, method)
     if method == "normal_":
         _check_normal_std(x2, local, is_torch)
         # torch returns before its dtype dispatch for empty tensors
         target = None if is_torch and tensor.numel() == 0 else _describe(local, method, is_torch)
     else:
         target = _describe(local, method, is_torch)
-    offset = check_u64(offset, "offset")
-    seed = None if seed is None else check_u64(seed, "seed")
-    if target is None:
-        return tensor
-    if method == "uniform_":
-        check_bounds(x1, x2, target.dtype)
-    if not target.contiguous:
-        check_no_overlap(target.sizes, target.strides, target.itemsize)
+    if target is not None:
+        if method == "uniform_":
+            check_bounds(x1, x2, target.dtype)
+        if not target.contiguous:
+            check_no_overlap(target.sizes, target.strides, target.itemsize)
     segs = None
     if dt is not None:
         check_placements(dt.placements)
         segs = dtensor_segments(dt)
     # every check of torch's has passed: the kernel's own parameters
-    params = (x1, x2) if checks is None else _trunc_normal_params(*params)
-    # torch draws nothing from the generator for an empty tensor; a DTensor draws on every
-    # rank when the global tensor has elements, so that the ranks' generators stay in step
-    if (tensor.numel() if dt is not None else target.numel) == 0:
+    if checks is not None:
+        params = _trunc_normal_params(*params)
+    if is_torch and local.device.type != "meta":
+        check_torch_inplace(local)  # torch's last check (its version bump), empty tensors too
+    # torch draws nothing for an empty or meta tensor; a DTensor draws on every rank when
+    # the global tensor has elements, so that the ranks' generators stay in step
+    if target is None or target.device == "meta" or (tensor.numel() if dt is not None else target.numel) == 0:
         return tensor
+    if target.device == "cpu":
+        check_cpu_isa()
     if seed is None:
         seed = torch_seed(generator) if target.is_torch else numpy_seed(generator)
-    if target.device == "meta":
-        return tensor
+        if generator is not None and type(generator) not in _plain_generators():
+            target = _describe(local, method, is_torch)  # its draw ran user code
+    _run(tensor, local, dt, segs, target, kind, params, seed, offset)
+    return tensor
+
+
+def _plain_generators():
+    """The exact generator types whose draw runs no user code."""
+    import numpy as np
+
+    torch = _torch()
+    return (np.random.Generator,) + ((torch.Generator,) if torch is not None else ())
+
+
+def _run(tensor, local, dt, segs, target, kind, params, seed, offset):
+    """The kernel calls (boxes of a DTensor's global tensor, or the whole target), then the
+    neg-bit correction; the version counters are bumped whatever happens (a Ctrl-C between
+    slices leaves the target partly written)."""
     if dt is None:
         istrides, calls = [], [(0, target.sizes, offset)]
     else:
-        istrides, calls = boxes(segs, dt.shape, target.strides, offset)
+        istrides, calls = boxes(segs, dt.shape, _scratch_strides(target) if target.functional else target.strides,
+                                offset)
+    scratch = None
+    if target.functional:
+        # functionalization: fill a real buffer, then copy_ it in, which torch records
+        import numpy as np
+
+        scratch = np.empty(target.numel * target.itemsize, dtype=np.uint8)
+        ptr, strides = scratch.ctypes.data, _scratch_strides(target)
+    else:
+        ptr, strides = target.ptr, target.strides
     cpu, cuda = _KERNELS[kind]
-    for byte_offset, sizes, first in calls:
-        ptr = target.ptr + byte_offset
-        if target.device == "cuda":
-            getattr(_C, cuda)(ptr, target.device_index, target.stream, target.dtype, sizes, target.strides,
-                              *params, seed, first, istrides)
-        else:
-            getattr(_C, cpu)(ptr, target.dtype, sizes, target.strides, *params, seed, first, "", 0, istrides)
-    if target.is_torch:
-        _bump_version(tensor)
-        if local is not tensor:
-            _bump_version(local)
-    return tensor
+    written = False
+    try:
+        for byte_offset, sizes, first in calls:
+            for b, sz, st, ist, f in kernel_calls(sizes, strides, istrides, first):
+                written = True
+                if target.device == "cuda" and scratch is None:
+                    getattr(_C, cuda)(ptr + byte_offset + b, target.device_index, target.stream, target.dtype, sz,
+                                      st, *params, seed, f, ist)
+                else:
+                    getattr(_C, cpu)(ptr + byte_offset + b, target.dtype, sz, st, *params, seed, f, "", 0, ist)
+        torch = _torch()
+        if scratch is not None:
+            src = torch.from_numpy(scratch).view(local.dtype).view(local.shape)
+            with torch.no_grad():
+                local.copy_(src)
+        elif target.neg:
+            with torch.no_grad():
+                torch._neg_view(local).neg_()  # the stored bits are read negated through the view
+    finally:
+        if written and target.is_torch and scratch is None:
+            _bump_version(tensor)
+            if local is not tensor:
+                _bump_version(local)
+
+
+def _scratch_strides(target):
+    """Row-major byte strides of the target's shape (the functionalization buffer)."""
+    out, acc = [0] * len(target.sizes), target.itemsize
+    for d in range(len(target.sizes) - 1, -1, -1):
+        out[d] = acc
+        acc *= max(target.sizes[d], 1)
+    return out
+
+
+_MAX_DIMS = _C.kMaxDims
+_MASK64 = (1 << 64) - 1
+
+
+def kernel_calls(sizes, strides, istrides, first):
+    """The kernel calls for one box: [(byte offset, sizes, byte strides, index strides,
+    stream offset)]. Size-1 dims are dropped (their stride may be anything torch allows,
+    beyond int64 once in bytes); more dims than the kernel takes (kMaxDims) are merged where
+    contiguous in memory and index, and any still left over are looped over here."""
+    if 1 not in sizes and len(sizes) <= _MAX_DIMS:
+        return ((0, sizes, strides, istrides, first),)
+    if not istrides:
+        istrides, acc = [0] * len(sizes), 1
+        for d in range(len(sizes) - 1, -1, -1):
+            istrides[d] = acc
+            acc *= max(sizes[d], 1)
+    dims = [(n, st, ist) for n, st, ist in zip(sizes, strides, istrides) if n != 1]
+    if len(dims) > _MAX_DIMS:
+        merged = []
+        for n, st, ist in dims:
+            if merged and merged[-1][1] == st * n and merged[-1][2] == ist * n:
+                merged[-1] = (merged[-1][0] * n, st, ist)
+            else:
+                merged.append((n, st, ist))
+        dims = merged
+    outer, inner = dims[:-_MAX_DIMS] if len(dims) > _MAX_DIMS else [], dims[-_MAX_DIMS:]
+    sz, st, ist = [d[0] for d in inner], [d[1] for d in inner], [d[2] for d in inner]
+    calls = [(0, first)]
+    for n, s, i in outer:
+        calls = [(b + k * s, (f + k * i) & _MASK64) for b, f in calls for k in range(n)]
+    return [(b, sz, st, ist, f) for b, f in calls]
 
 
 def _bump_version(tensor) -> None:
@@ -264,6 +425,10 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
     handled, result = _torch_function(uniform_, tensor, a=a, b=b, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
+    if type(a) in _PLAIN_REALS and type(b) in _PLAIN_REALS:
+        done = _fast_fill(tensor, 0, float(a), float(b), generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "uniform", (a, b), generator, seed, offset)
 
 
@@ -331,6 +496,10 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
     bound = kaiming_bound_for(shape, a, mode, nonlinearity)
+    if type(bound) is float:
+        done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
 
 
@@ -379,6 +548,10 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> fastinit.xavier_uniform_(w, gain=fastinit.calculate_gain("relu"), seed=0)
     """
     bound = xavier_bound_for(_shape(tensor), gain)
+    if type(bound) is float:
+        done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
 
 
@@ -439,6 +612,10 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
                                       seed=seed, offset=offset)
     if handled:
         return result
+    if type(mean) in _PLAIN_REALS and type(std) in _PLAIN_REALS:
+        done = _fast_fill(tensor, 1, float(mean), float(std), generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "normal", (mean, std), generator, seed, offset)
 
 
@@ -654,55 +831,140 @@ def _trunc_normal_params(mean, std, a, b):
 
 
 def _constant(tensor, val, op, seed, offset):
-    """The constant fills: the target checked as for the random fills (float dtypes,
-    writable, native byte order, no overlapping elements), then torch's own ``fill_`` /
-    ``zero_`` under ``no_grad`` for torch tensors (its conversions and errors), or the
-    value torch would store for NumPy arrays."""
+    """The constant fills, as torch.nn.init's: torch tensors of any dtype through torch's
+    own ``fill_`` / ``zero_`` under ``no_grad`` (its conversions, errors and inference-mode
+    check), once the view's bytes are checked against its storage (torch does not check:
+    its fill_ on a freed storage crashes) and overlapping views refused; NumPy arrays of
+    any numeric or bool dtype with the value torch's fill_ would store (:func:`_np_value`)."""
     # seed and offset are accepted (and checked) so that every public init takes the same
     # keyword arguments; a constant needs no stream.
     check_u64(offset, "offset")
     if seed is not None:
         check_u64(seed, "seed")
-    is_torch = is_torch_tensor(tensor)
-    if is_torch and _torch_dtype_code(tensor) is None and not tensor.dtype.is_complex:
-        raise TypeError(f"fastinit.{op}: unsupported dtype {tensor.dtype}; expected float32, float64, float16 "
-                        "or bfloat16")
+    if not is_torch_tensor(tensor):
+        return _np_fill(tensor, val, op)
+    torch = _torch()
     # A DTensor (Shard / Replicate): each rank fills its local tensor.
     local = tensor
-    if is_torch and is_dtensor(tensor):
+    if is_dtensor(tensor):
         check_placements(tensor.placements)
         local = local_tensor(tensor)
-    target = describe(local, op=op)
-    if not target.contiguous:
-        check_no_overlap(target.sizes, target.strides, target.itemsize)
-    if is_torch:
-        with _torch().no_grad():
-            local.zero_() if op == "zeros_" else local.fill_(val)
-        if local is not tensor:
-            _bump_version(tensor)
-        return tensor
-    return _np_fill(tensor, target, val, op)
+    if (local.layout is torch.strided and not local.is_nested and local.device.type != "meta" and local.numel()
+            and not local._is_zerotensor()):  # torch's fill_ refuses a ZeroTensor itself
+        esz = local.element_size()
+        target = Target(ptr=local.data_ptr(), dtype=None, sizes=list(local.shape),
+                        strides=[st * esz for st in local.stride()], device=local.device.type, elsize=esz)
+        if not (target.ptr == 0 and torch._is_functional_tensor(local)):
+            if type(local) is not torch.Tensor and _has_no_memory(local):
+                describe(local, op=op)  # the no-memory TypeError
+            check_torch_extent(local, target)
+        if not local.is_contiguous():
+            check_no_overlap(target.sizes, target.strides, esz)
+    with torch.no_grad():
+        local.zero_() if op == "zeros_" else local.fill_(val)
+    if local is not tensor:
+        _bump_version(tensor)
+    return tensor
 
 
-def _np_fill(array, target, val, op: str):
-    """ndarray fill with torch's fill_ conversion: a real number, refused if finite and
-    beyond the dtype's range (torch's message), rounded through float32 for the 16-bit
-    types as c10 does."""
+# c10's names of the C++ types in "value cannot be converted to type ... without overflow"
+_C_TYPE_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t", "int32": "int",
+                 "uint32": "uint32_t", "int64": "int64_t", "uint64": "uint64_t", "float32": "float",
+                 "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                 "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
+def _scalar(val, op):
+    """torch's Scalar from a Python argument: bool, int (in [-2**63, 2**64)), float,
+    complex, or the item of a 0-d tensor / NumPy scalar."""
+    if is_torch_tensor(val):
+        if val.dim() != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {val.dim()} "
+                               "dimensions.")
+        val = val.item()
+    if isinstance(val, bool):
+        return val
+    if isinstance(val, numbers.Integral):
+        v = int(val)
+        if not -(1 << 63) <= v < (1 << 64):
+            raise OverflowError("int too big to convert")
+        return v
+    if isinstance(val, numbers.Real):
+        return float(val)
+    if isinstance(val, numbers.Complex):
+        return complex(val)
+    raise TypeError(f"fastinit.{op}: val must be a number, not {type(val).__name__}")
+
+
+def _np_value(v, dtype):
+    """The value torch's fill_ stores for Scalar ``v`` in ``dtype`` (c10::checked_convert):
+    integers wrap into unsigned types from at most one turn below zero, floats truncate
+    toward zero and must lie within the type's range, complex values need a zero
+    imaginary part outside complex types; bool is ``v != 0``; finite values beyond a float
+    type's range overflow; the 16-bit floats round through float32."""
     import numpy as np
 
-    if type(val) is float or type(val) is int or isinstance(val, numbers.Real):
-        v = float(val)
-    elif is_torch_tensor(val) and val.dim() == 0 and not val.dtype.is_complex:
-        v = float(val)
-    else:
-        raise TypeError(f"fastinit.{op}: val must be a real number, not {type(val).__name__}")
-    big = _FINFO_MAX[target.dtype]
-    if math.isfinite(v) and abs(v) > big:
-        raise RuntimeError(f"value cannot be converted to type {_BOUND_NAMES[target.dtype][0]} without overflow")
-    if target.itemsize == 2:
-        v = float(np.asarray(np.float32(v)).astype(array.dtype))  # exact in the 16-bit type
-    if not hasattr(array, "fill"):
-        raise TypeError(f"fastinit.{op}: {type(array).__name__} has no fill method")
+    kind = dtype.kind
+    name = "bfloat16" if dtype.name == "bfloat16" else dtype.name
+    overflow = RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES.get(name, name)} without overflow")
+    if kind == "b":
+        return bool(v)
+    if kind in "iu":
+        info = np.iinfo(dtype)
+        if isinstance(v, complex):
+            if v.imag != 0:
+                raise overflow
+            v = v.real
+        if isinstance(v, float):
+            if math.isnan(v) or not info.min <= v <= info.max:
+                raise overflow
+            return int(v)
+        v = int(v)
+        if kind == "u" and v < 0:
+            if v < -(1 << 63) or -v > info.max:
+                raise overflow
+            return v % (info.max + 1)
+        if not info.min <= v <= info.max:
+            raise overflow
+        return v
+    if kind == "c":
+        c = complex(v)
+        big = float(np.finfo(dtype).max)
+        if any(math.isfinite(x) and abs(x) > big for x in (c.real, c.imag)):
+            raise overflow
+        return c
+    # a float type
+    if isinstance(v, complex):
+        if v.imag != 0:
+            raise overflow
+        v = v.real
+    f = float(v)
+    big = float.fromhex("0x1.fe00000000000p+127") if name == "bfloat16" else float(np.finfo(dtype).max)
+    if math.isfinite(f) and abs(f) > big:
+        raise overflow
+    if dtype.itemsize == 2:
+        f = float(np.asarray(np.float32(f)).astype(dtype))  # exact in the 16-bit type
+    return f
+
+
+def _np_fill(array, val, op: str):
+    """ndarray fill with torch's fill_ semantics (:func:`_np_value`), for every numeric and
+    bool dtype NumPy and ml_dtypes have; the target checked as for the random fills."""
+    import numpy as np
+
+    if not isinstance(array, np.ndarray):
+        describe(array, op=op)  # the not-an-array TypeError, or the CUDA array's checks
+        raise TypeError(f"fastinit.{op}: {type(array).__name__} has no fill method; fill it with its own library")
+    dt = array.dtype
+    native = dt.newbyteorder("=")
+    if not (dt.kind in "biu" or (dt.kind == "f" and dt.itemsize <= 8) or (dt.kind == "c" and dt.itemsize <= 16)
+            or (native.name == "bfloat16" and dt.itemsize == 2)):
+        raise TypeError(f"fastinit.{op}: unsupported dtype {dt}; expected a bool, integer, float (float16 to "
+                        "float64, bfloat16) or complex dtype")
+    target = _describe_numpy(array, any_dtype=True)
+    if not target.contiguous:
+        check_no_overlap(target.sizes, target.strides, target.itemsize)
+    v = _np_value(_scalar(val, op), dt)
     array.fill(v)
     return array
 
@@ -710,18 +972,19 @@ def _np_fill(array, target, val, op: str):
 def constant_(tensor, val, *, seed=None, offset=0):
     """Fill ``tensor`` with the value ``val``.
 
-    Drop-in for ``torch.nn.init.constant_``: torch tensors through torch's own ``fill_``
-    under ``no_grad`` (its conversions and errors); NumPy arrays with the value torch
-    would store (rounded through float32 for the 16-bit types; finite values beyond the
-    dtype's range refused with torch's message). The target is checked as for the random
-    fills (the README's API section lists what is refused).
+    Drop-in for ``torch.nn.init.constant_``, for every dtype torch fills (float, integer,
+    bool, complex): torch tensors through torch's own ``fill_`` under ``no_grad`` (its
+    conversions and errors); NumPy arrays with the value torch's ``fill_`` would store in
+    the same dtype, or torch's error (e.g. "value cannot be converted to type int8_t
+    without overflow"). Unlike torch, a view whose bytes lie outside its storage (torch's
+    own ``fill_`` crashes there) and views with overlapping elements are refused.
 
     Args:
         tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``.
+            tensor on CPU or CUDA of any dtype torch fills (any strided view; an
+            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array of a
+            bool, integer, float, complex or ``ml_dtypes.bfloat16`` dtype, or an object
+            with ``__cuda_array_interface__``.
         val (float): the value.
         seed, offset (keyword-only): accepted and checked as for the random fills (an int
             in [0, 2**64)), and otherwise ignored, so that code passing them to every

@@ -46,9 +46,9 @@ Seeds: the replacements are called without ``seed=``, so each fill draws its 64-
 from ``generator`` or ``torch.default_generator``; ``torch.manual_seed(s)`` before the block
 makes the model reproducible (with fastinit's values, not torch's).
 
-Nesting is safe: an inner context finds nothing left to replace and restores nothing; the
-outer one restores everything. Entering and leaving are serialized by a lock, but the
-patch is process-wide: other threads see fastinit's functions while a block is open.
+Nesting is safe, also across threads and with exits in any order: open blocks are
+counted under a lock, and everything is restored when the last open block exits. The
+patch is process-wide: other threads see fastinit's functions while any block is open.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ PATCHED_NAMES = (
 
 _lock = threading.RLock()
 _depth = 0  # open patch_torch_init blocks, process-wide
+_undo_log: list = []  # what the open blocks replaced, undone when the last one exits
 _LIBRARY_PREFIXES = ("torch.", "transformers.", "timm.")
 _torch_originals: dict = {}  # name -> torch.nn.init's own function, captured on first use
 
@@ -230,16 +231,24 @@ def patch_torch_init():
 
 @contextlib.contextmanager
 def _swap(source):
-    """patch_torch_init with the replacements taken from ``source`` (default fastinit)."""
+    """patch_torch_init with the replacements taken from ``source`` (default fastinit).
+
+    The patch is process-wide and reference-counted: the first block to open applies it,
+    and it stays in force until every open block has exited, in whatever order and on
+    whatever threads they exit. A block opened while another is open applies only what
+    its ``source`` replaces that is not replaced yet (nothing, for the same source), and
+    all of it is undone together when the count returns to 0."""
     global _depth
     with _lock:
-        undo = _apply(_replacement_map(source))
+        _undo_log.extend(_apply(_replacement_map(source)))
         _depth += 1
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
-            _undo(undo)
             if _depth == 0:
+                undo = list(_undo_log)
+                _undo_log.clear()
+                _undo(undo)
                 _unbind_captured_inside()

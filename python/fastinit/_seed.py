@@ -56,14 +56,57 @@ def torch_seed(generator) -> int:
     return w[0] | (w[1] << 32)
 
 
+def torch_seed_words(generator) -> int:
+    """torch_seed's draw for a CPU generator, left in this thread's buffer: returns the
+    address of its two int64 words (the kernel reads the key there; saves the tolist)."""
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        import torch
+
+        buf = _local.buf = torch.empty(2, dtype=torch.int64)
+    if generator is None:
+        buf.random_(0, 1 << 32)  # torch.default_generator
+    else:
+        buf.random_(0, 1 << 32, generator=generator)
+    return buf.data_ptr()
+
+
+def numpy_generator(generator):
+    """The generator a NumPy fill draws from: None (the global state), or a
+    numpy.random.Generator (an int means numpy.random.default_rng(int)). Converted with
+    the other arguments, before the target is looked at (an int's __index__ is user code)."""
+    if generator is None or isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
+        return np.random.default_rng(operator.index(generator))
+    raise TypeError(
+        "generator for a NumPy array must be a numpy.random.Generator or an int, "
+        f"not {type(generator).__name__}"
+    )
+
+
 def numpy_seed(generator) -> int:
+    generator = numpy_generator(generator)
     if generator is None:
         return int(np.random.randint(0, _U64, dtype=np.uint64))
-    if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
-        generator = np.random.default_rng(int(generator))
-    if not isinstance(generator, np.random.Generator):
-        raise TypeError(
-            "generator for a NumPy array must be a numpy.random.Generator or an int, "
-            f"not {type(generator).__name__}"
-        )
     return int(generator.integers(0, _U64, dtype=np.uint64))
+
+
+_isa_error = []  # [] until checked; then [None] or [the error every CPU fill raises]
+
+
+def check_cpu_isa(quiet: bool = False):
+    """Raises the error every CPU fill would raise for an unusable FASTINIT_CPU_ISA (read
+    once per process), before a key is drawn; with ``quiet``, returns it instead (None if
+    the ISA is usable)."""
+    if not _isa_error:
+        from . import _C
+
+        try:
+            _C.active_isa()
+            _isa_error.append(None)
+        except RuntimeError as e:
+            _isa_error.append(str(e))
+    if _isa_error[0] is not None and not quiet:
+        raise RuntimeError(_isa_error[0])
+    return _isa_error[0]

@@ -36,10 +36,14 @@ class Target:
     stream: int = 0
     is_torch: bool = False
     contiguous: bool = False  # C-contiguous: no overlap check needed
+    neg: bool = False  # torch neg-bit view: reads negate what is stored (filled, then negated)
+    functional: bool = False  # torch functionalization wrapper: no memory, written with copy_
+
+    elsize: int = 0  # bytes per element where dtype is not a fill dtype (constant fills)
 
     @property
     def itemsize(self) -> int:
-        return _STORAGE_SIZE[self.dtype]
+        return self.elsize or _STORAGE_SIZE[self.dtype]
 
     @property
     def numel(self) -> int:
@@ -137,6 +141,25 @@ def describe(obj, *, op: str = "uniform_") -> Target:
     )
 
 
+_INFERENCE_MSG = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
+    "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
+)
+_ZEROTENSOR_MSG = (
+    "ZeroTensors are immutable. Please use the materialized zero tensor obtained using .clone() if you want "
+    "a mutable tensor."
+)
+
+
+def check_torch_inplace(t) -> None:
+    """torch's last check before an in-place write (its version-counter bump, after every
+    argument and bound check, also for empty tensors): inference tensors are writable only
+    inside inference_mode. Same type and message as torch."""
+    torch = _torch()
+    if t.is_inference() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(_INFERENCE_MSG)
+
+
 def _describe_torch(t) -> Target:
     torch = _torch()
     code = _torch_dtype_code(t)
@@ -146,25 +169,28 @@ def _describe_torch(t) -> Target:
         raise NotImplementedError(f"\"check_uniform_bounds\" not implemented for '{_torch_dtype_label(t.dtype)}'")
     if t.layout is not torch.strided:
         raise RuntimeError(f"fastinit: only strided tensors can be filled, got layout {t.layout}")
+    if t.is_nested:
+        raise RuntimeError("fastinit: nested tensors cannot be filled; fill their components")
     dev = t.device.type
     if dev not in ("cpu", "cuda", "meta"):
         raise RuntimeError(f"fastinit: tensors on device type '{dev}' are not supported (cpu and cuda are)")
+    if t._is_zerotensor():
+        raise RuntimeError(_ZEROTENSOR_MSG)
     esz = _STORAGE_SIZE[code]
-    if dev != "meta" and type(t) is not torch.Tensor and _has_no_memory(t):
-        raise TypeError(
-            f"fastinit: this {type(t).__name__} has no memory of its own: tensor subclasses without storage "
-            "(FakeTensor, wrapper subclasses other than DTensor) cannot be filled"
-        )
-    ptr = 0 if dev == "meta" else t.data_ptr()
-    target = Target(
-        ptr=ptr,
-        dtype=code,
-        sizes=list(t.shape),
-        strides=[s * esz for s in t.stride()],
-        device=dev,
-        is_torch=True,
-        contiguous=t.is_contiguous(),
-    )
+    sizes = list(t.shape)
+    target = Target(ptr=0, dtype=code, sizes=sizes, strides=[s * esz for s in t.stride()], device=dev,
+                    is_torch=True, contiguous=t.is_contiguous(), neg=t.is_neg())
+    if dev != "meta":
+        if type(t) is not torch.Tensor and _has_no_memory(t):
+            raise TypeError(
+                f"fastinit: this {type(t).__name__} has no memory of its own: tensor subclasses without "
+                "storage (FakeTensor, wrapper subclasses other than DTensor) cannot be filled"
+            )
+        target.ptr = t.data_ptr()
+        if target.ptr == 0 and torch._is_functional_tensor(t):
+            target.functional = True  # written through copy_ (functionalization records it)
+        else:
+            check_torch_extent(t, target)
     if dev == "cuda":
         target.device_index = t.device.index if t.device.index is not None else torch.cuda.current_device()
         target.stream = torch.cuda.current_stream(target.device_index).cuda_stream
@@ -184,16 +210,100 @@ def _has_no_memory(t) -> bool:
     return is_traceable_wrapper_subclass(t) or t.data_ptr() == 0
 
 
-def _describe_numpy(a: np.ndarray) -> Target:
+def _span(sizes, strides, itemsize):
+    """[lo, hi): the bytes a view touches, relative to its first element; None if empty."""
+    lo, hi = 0, itemsize
+    for n, st in zip(sizes, strides):
+        if n == 0:
+            return None
+        if st < 0:
+            lo += st * (n - 1)
+        else:
+            hi += st * (n - 1)
+    return lo, hi
+
+
+def check_extent(ptr, sizes, strides, itemsize, buf_lo, buf_bytes, what) -> None:
+    """Refuses a view whose bytes are not all inside the buffer [buf_lo, buf_lo + buf_bytes)
+    that owns them (a storage freed or shrunk by resize_, as FSDP2 frees unsharded
+    parameters; an as_strided view past its base)."""
+    span = _span(sizes, strides, itemsize)
+    if span is None:
+        return
+    lo, hi = ptr + span[0], ptr + span[1]
+    if ptr == 0 or lo < buf_lo or hi > buf_lo + buf_bytes:
+        raise RuntimeError(
+            f"fastinit: this view needs bytes [{lo - buf_lo}, {hi - buf_lo}) of its {what}, which holds "
+            f"{buf_bytes} bytes (storage freed or resized, e.g. by FSDP2 or resize_, or a view past its "
+            "buffer); nothing was written"
+        )
+
+
+def check_torch_extent(t, target) -> None:
+    """The view's bytes against its storage (torch itself does not check: t.fill_() on a
+    tensor whose storage was resized to 0 bytes crashes)."""
+    if not target.numel:
+        return
+    st = t.untyped_storage()
+    check_extent(target.ptr, target.sizes, target.strides, target.itemsize, st.data_ptr(), st.nbytes(),
+                 "storage")
+
+
+def _array_span(a):
+    """(first byte, byte count) of everything ndarray ``a`` can reach."""
+    ptr = a.__array_interface__["data"][0]
+    span = _span(a.shape, a.strides, a.itemsize)
+    return (ptr, 0) if span is None else (ptr + span[0], span[1] - span[0])
+
+
+def _numpy_owner(a):
+    """(first byte, byte count) of the memory that owns ndarray ``a``'s data: the base
+    array that owns its data, a buffer-protocol object (bytes, mmap, ...) or a torch
+    tensor's storage; None where the owner is not known (a raw pointer)."""
+    obj = a
+    for _ in range(1000):
+        if isinstance(obj, np.ndarray):
+            if obj.flags.owndata:
+                return _array_span(obj)
+            if obj.base is None:
+                return None
+            obj = obj.base
+            continue
+        torch = _torch()
+        if torch is not None and isinstance(obj, torch.Tensor):
+            if obj.device.type != "cpu" or obj.is_meta:
+                return None
+            st = obj.untyped_storage()
+            return st.data_ptr(), st.nbytes()
+        try:
+            view = memoryview(obj)
+        except TypeError:
+            obj = getattr(obj, "base", None)  # as_strided's DummyArray keeps its array in .base
+            if obj is None:
+                return None
+            continue
+        with view:
+            return _array_span(np.asarray(view)) if view.nbytes else (0, 0)
+    return None
+
+
+def _describe_numpy(a: np.ndarray, *, any_dtype: bool = False) -> Target:
+    """``any_dtype``: every dtype passes (constant fills convert the value themselves)."""
     code = _numpy_dtype_code(a.dtype.newbyteorder("="))
-    if code is None:
+    if code is None and not any_dtype:
         raise _unsupported_numpy_dtype(a.dtype)
     if not a.dtype.isnative:
         raise ValueError(f"fastinit: the array has non-native byte order ({a.dtype.str}); use a native-order array")
     if not a.flags.writeable:
         raise ValueError("fastinit: the array is read-only")
-    return Target(ptr=a.__array_interface__["data"][0], dtype=code, sizes=list(a.shape),
-                  strides=list(a.strides), device="cpu", contiguous=a.flags.c_contiguous)
+    target = Target(ptr=a.__array_interface__["data"][0], dtype=code, sizes=list(a.shape),
+                    strides=list(a.strides), device="cpu", contiguous=a.flags.c_contiguous, elsize=a.itemsize)
+    if a.size:
+        owner = _numpy_owner(a)
+        if owner is not None:
+            check_extent(target.ptr, target.sizes, target.strides, target.itemsize, owner[0], owner[1],
+                         "base buffer")
+    return target
 
 
 def _describe_cuda_array(obj) -> Target:
@@ -205,18 +315,31 @@ def _describe_cuda_array(obj) -> Target:
     ptr, readonly = cai["data"]
     if readonly:
         raise ValueError("fastinit: the CUDA array is read-only")
-    shape = list(cai["shape"])
+    if cai.get("mask") is not None:
+        raise ValueError("fastinit: masked CUDA arrays (__cuda_array_interface__ 'mask') are not supported")
+    shape = [int(s) for s in cai["shape"]]
     strides = cai.get("strides")
     if strides is None:  # C order
         strides, acc = [], dt.itemsize
         for s in reversed(shape):
             strides.insert(0, acc)
             acc *= s
+    strides = [int(s) for s in strides]
+    if len(strides) != len(shape):
+        raise ValueError(f"fastinit: __cuda_array_interface__ has {len(shape)} sizes but {len(strides)} strides")
+    # The owning allocation, where the object says (CuPy: .data is a MemoryPointer into
+    # .data.mem); otherwise at least a null pointer and an extent past 2**63 are refused.
+    mem = getattr(getattr(obj, "data", None), "mem", None)
+    base, size = getattr(mem, "ptr", None), getattr(mem, "size", None)
+    if isinstance(base, int) and isinstance(size, int):
+        check_extent(int(ptr), shape, strides, dt.itemsize, base, size, "CUDA allocation")
+    else:
+        check_extent(int(ptr), shape, strides, dt.itemsize, 0, 1 << 63, "address space")
     device = getattr(getattr(obj, "device", None), "id", 0)
     # __cuda_array_interface__ v3: stream 1 and 2 are cudaStreamLegacy and
     # cudaStreamPerThread, which are also those handles' values; None means no stream.
     stream = cai.get("stream") or 0
-    return Target(ptr=ptr, dtype=code, sizes=shape, strides=list(strides), device="cuda",
+    return Target(ptr=int(ptr), dtype=code, sizes=shape, strides=strides, device="cuda",
                   device_index=int(device), stream=int(stream))
 
 
