@@ -385,9 +385,7 @@ def _is_random(name):
     return "generator" in inspect.signature(getattr(torch.nn.init, name)).parameters
 
 
-@pytest.mark.xfail(strict=True, reason="FAILS UNTIL MERGE: needs the _patch.py change in helper extras' report "
-                   "(orthogonal_, sparse_ in PATCHED_NAMES; deprecated aliases wrapped). Remove this marker then.")
-def test_patch_covers_every_torch_init_function__fails_until_patch_py_change():
+def test_patch_covers_every_torch_init_function():
     """Every random function torch.nn.init exports (judged by its ``generator`` parameter,
     so a new torch function is caught) is fastinit's inside patch_torch_init, and so is
     every deprecated alias of one (it draws fastinit's values and still warns)."""
@@ -492,13 +490,9 @@ def test_patched_orthogonal_and_sparse(patched):
     assert ((w == 0).sum(0) == math.ceil(0.3 * 50)).all()
 
 
-_UNTIL_MERGE = pytest.mark.xfail(
-    strict=True, reason="FAILS UNTIL MERGE: torch's own sparse_ draws its zero positions with randperm from the "
-    "global generator, ignoring generator=; passes once _patch.py patches sparse_ (helper extras' report)")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_UNTIL_MERGE) if n == "sparse_" else n
-                                  for n in sorted(RANDOM_ARGS)])
+# sparse_ included: torch's own draws its zero positions with randperm from the global
+# generator, ignoring generator=, so this fails unless the patch covers sparse_.
+@pytest.mark.parametrize("name", sorted(RANDOM_ARGS))
 def test_patched_generator_reproducible_and_shapes_kept(patched, name):
     shape, args = RANDOM_ARGS[name]
     a = getattr(patched, name)(torch.empty(shape), *args, generator=torch.Generator().manual_seed(7))

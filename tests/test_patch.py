@@ -222,3 +222,20 @@ def test_library_modules_imported_inside_the_block_are_fixed_up():
     finally:
         sys.modules.pop(lib.__name__, None)
         sys.modules.pop(user.__name__, None)
+
+
+def test_patch_without_torch_says_torch_is_needed():
+    """Without torch, entering the block raises an ImportError that names torch, not a bare
+    ModuleNotFoundError from deep inside."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "import fastinit\n"
+            "try:\n"
+            "    fastinit.patch_torch_init().__enter__()\n"
+            "except ImportError as e:\n"
+            "    print('ERR', type(e).__name__, e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("ERR ImportError fastinit.patch_torch_init() needs torch"), out.stdout

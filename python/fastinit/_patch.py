@@ -33,9 +33,11 @@ What is replaced
   torch's ``weight[padding_idx].fill_(0)`` leaves a weight sharded along dim 0 unchanged
   (it fills a gathered copy); inside the block the rank holding the row zeroes it.
 
+* torch's deprecated aliases (``nn.init.normal``, ``nn.init.orthogonal``, ...), which close
+  over torch's own functions: they keep their ``FutureWarning`` and call fastinit's.
+
 Not replaced: ``torch.Tensor.uniform_``/``normal_`` and other tensor methods (code that
-calls ``w.data.normal_()`` directly still uses torch), torch functions this fastinit does
-not provide (``orthogonal_``, ``sparse_``, ``eye_``, ``dirac_``), and references taken
+calls ``w.data.normal_()`` directly still uses torch), and references taken
 *inside* the context by user code imported there (``from torch.nn.init import normal_`` run
 inside the block binds fastinit's function and keeps it). torch, transformers and timm
 modules first imported inside the block are fixed up when the outermost block ends
@@ -71,6 +73,10 @@ PATCHED_NAMES = (
     "constant_",
     "ones_",
     "zeros_",
+    "orthogonal_",
+    "sparse_",
+    "eye_",
+    "dirac_",
 )
 
 _lock = threading.RLock()
@@ -84,7 +90,13 @@ def _originals_of_torch() -> dict:
     """torch.nn.init's own functions by name. Captured once, from the functions defined in
     torch.nn.init itself, so a patch already in place (ours or another library's) is
     never mistaken for the original."""
-    import torch.nn.init as tinit
+    try:
+        import torch.nn.init as tinit
+    except ImportError as e:
+        raise ImportError(
+            "fastinit.patch_torch_init() needs torch: it swaps fastinit's fills into torch.nn.init "
+            "(pip install torch); NumPy arrays need no patch"
+        ) from e
 
     if not _torch_originals:
         for name in PATCHED_NAMES:
@@ -92,6 +104,20 @@ def _originals_of_torch() -> dict:
             if fn is not None and getattr(fn, "__module__", None) == "torch.nn.init":
                 _torch_originals[name] = fn
     return _torch_originals
+
+
+def _deprecated_alias(alias: str, new):
+    """torch's deprecated ``nn.init.<alias>`` (torch.nn.init._make_deprecate): the same
+    FutureWarning, then fastinit's function."""
+    import warnings
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{alias}` is now deprecated in favor of `nn.init.{alias}_`.", FutureWarning,
+                      stacklevel=2)
+        return new(*args, **kwargs)
+
+    deprecated_init.__name__ = alias
+    return deprecated_init
 
 
 def _replacement_map(source=None) -> dict:
@@ -105,6 +131,12 @@ def _replacement_map(source=None) -> dict:
         new = getattr(source, name, None)
         if new is not None:
             out[id(orig)] = (orig, new)
+    tinit = sys.modules["torch.nn.init"]
+    for name in PATCHED_NAMES:
+        alias, new = getattr(tinit, name[:-1], None), getattr(source, name, None)
+        if (new is not None and callable(alias) and getattr(alias, "__module__", None) == "torch.nn.init"
+                and getattr(alias, "__name__", None) == name[:-1]):
+            out[id(alias)] = (alias, _deprecated_alias(name[:-1], new))
     new_tn = getattr(source, "trunc_normal_", None)
     timm_wi = sys.modules.get("timm.layers.weight_init")
     if new_tn is not None and timm_wi is not None:
