@@ -56,7 +56,7 @@ def test_kaiming_keeps_rms_flat():
 
 def test_default_biases_set_a_floor():
     rep = fastinit.audit(_mlp(bias=True), _x())
-    floor_relu = math.sqrt(1 / (5 * WIDTH))  # docs/SQRT5.md: s = s/6 + 1/(6n)
+    floor_relu = math.sqrt(1 / (5 * WIDTH))  # README "The a=sqrt(5) question, measured": s = s/6 + 1/(6n)
     for r in rep.rows[-10:]:
         want = floor_relu * (math.sqrt(2) if r.kind == "Linear" else 1)
         assert want / 1.5 <= r.act_rms <= want * 1.5, (r.name, r.act_rms, want)

@@ -204,8 +204,8 @@ def _blocks(layers, width):
 
 
 def mlp_theory(layers, input_rms=1.0):
-    """The rows' activation RMS that the derivation in docs/SQRT5.md predicts for the
-    bias-free Linear+ReLU MLP under torch's default init: a Linear keeps 1/3 of its input's
+    """The rows' activation RMS that the README's derivation ("The a=sqrt(5) question,
+    measured") predicts for the bias-free Linear+ReLU MLP under torch's default init: a Linear keeps 1/3 of its input's
     second moment, a ReLU half of its input's."""
     out, s = [input_rms**2], input_rms**2
     for _ in range(layers):
@@ -263,7 +263,7 @@ def run_cli(args) -> int:
         theory = None
         if not block:
             r = reports["torch default init"].input_rms
-            # the floor: Linear rows sqrt(2/(5n)), ReLU rows sqrt(1/(5n)) (docs/SQRT5.md)
+            # the floor: Linear rows sqrt(2/(5n)), ReLU rows sqrt(1/(5n)) (README, the a=sqrt(5) section)
             floor = [math.sqrt((2.0 if i % 2 else 1.0) / (5 * width)) for i in range(2 * layers + 1)]
             theory = {"predicted: x 1/sqrt(3) per Linear, x 1/sqrt(2) per ReLU": mlp_theory(layers, r),
                       "predicted bias floor": floor[1:]}
