@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -36,10 +37,6 @@ namespace fastinit {
 namespace cudafill {
 
 constexpr int kThreads = 256;
-// 2048 resident threads per SM on sm_80 / sm_90 (CUDA C Programming Guide, "Compute
-// Capabilities", table of technical specifications): 8 blocks of 256 fill an SM, and a
-// few waves more keep the tail short for large fills.
-constexpr int kBlocksPerSm = 8 * 4;
 
 // 16 output bytes in memory order (little-endian words).
 struct Chunk {
@@ -60,8 +57,8 @@ FASTINIT_HD uint64_t f64_to_bits(double d) {
 template <int D>
 FASTINIT_HD uint32_t f32_family_bits(float v) {
   if (D == kFloat32) return f32_to_bits(v);
-  if (D == kFloat16) return f32_to_f16_bits(v);
-  return f32_to_bf16_bits(v);
+  if (D == kFloat16) return f32_to_f16_bits_cvt(v);
+  return f32_to_bf16_bits_cvt(v);
 }
 
 // Storage bits (low dtype_size bytes) of the element at position `pos` (in elements) of
@@ -310,20 +307,47 @@ class DeviceGuard {
   bool switched_ = false;
 };
 
-unsigned grid_for(uint64_t work, int sms) {
+// Blocks for `work` items, at most `resident` (the blocks the whole GPU holds at once):
+// one full wave, the grid-stride loops do the rest, so no partial last wave.
+unsigned grid_for(uint64_t work, uint64_t resident) {
   const uint64_t need = (work + kThreads - 1) / kThreads;
-  const uint64_t cap = static_cast<uint64_t>(sms > 0 ? sms : 1) * kBlocksPerSm;
-  return static_cast<unsigned>(std::max<uint64_t>(1, std::min(need, cap)));
+  return static_cast<unsigned>(std::max<uint64_t>(1, std::min(need, std::max<uint64_t>(resident, 1))));
+}
+
+// Blocks of kThreads that one SM of `device` holds for `kernel`, from the occupancy API
+// (its registers decide it: 37-48 per thread allow 5-6 blocks, not the 8 that 2048
+// threads per SM would), times the SM count; cached per kernel and device.
+constexpr int kMaxDevices = 64;
+template <class Kernel>
+uint64_t resident_blocks(Kernel kernel, int device, int sms, std::atomic<uint32_t>* cache) {
+  uint32_t per_sm = device >= 0 && device < kMaxDevices ? cache[device].load(std::memory_order_relaxed) : 0;
+  if (per_sm == 0) {
+    int n = 0;
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, 0));
+    per_sm = static_cast<uint32_t>(std::max(n, 1));
+    if (device >= 0 && device < kMaxDevices) cache[device].store(per_sm, std::memory_order_relaxed);
+  }
+  return static_cast<uint64_t>(per_sm) * static_cast<uint64_t>(sms > 0 ? sms : 1);
+}
+template <int D, int Dist, int W>
+std::atomic<uint32_t> g_contig_blocks[kMaxDevices];
+template <int D, int Dist>
+std::atomic<uint32_t> g_strided_blocks[kMaxDevices];
+
+template <int D, int Dist, int W>
+void launch_contig_w(const ContigArgs& a, uint64_t work, int device, int sms, cudaStream_t s) {
+  const unsigned grid = grid_for(work, resident_blocks(contig_kernel<D, Dist, W>, device, sms, g_contig_blocks<D, Dist, W>));
+  contig_kernel<D, Dist, W><<<grid, kThreads, 0, s>>>(a);
 }
 
 template <int D, int Dist>
-void launch_contig(const ContigArgs& a, int width, unsigned grid, cudaStream_t s) {
+void launch_contig(const ContigArgs& a, int width, uint64_t work, int device, int sms, cudaStream_t s) {
   switch (width) {
-    case 16: contig_kernel<D, Dist, 16><<<grid, kThreads, 0, s>>>(a); break;
-    case 8: contig_kernel<D, Dist, 8><<<grid, kThreads, 0, s>>>(a); break;
-    case 4: contig_kernel<D, Dist, 4><<<grid, kThreads, 0, s>>>(a); break;
-    case 2: contig_kernel<D, Dist, 2><<<grid, kThreads, 0, s>>>(a); break;
-    default: contig_kernel<D, Dist, 1><<<grid, kThreads, 0, s>>>(a); break;
+    case 16: return launch_contig_w<D, Dist, 16>(a, work, device, sms, s);
+    case 8: return launch_contig_w<D, Dist, 8>(a, work, device, sms, s);
+    case 4: return launch_contig_w<D, Dist, 4>(a, work, device, sms, s);
+    case 2: return launch_contig_w<D, Dist, 2>(a, work, device, sms, s);
+    default: return launch_contig_w<D, Dist, 1>(a, work, device, sms, s);
   }
 }
 
@@ -379,23 +403,25 @@ StridedArgs plan_strided(const FillTarget& t, const FillParams& p) {
 }
 
 template <int D, int Dist>
-void fill_typed(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s) {
+void fill_typed(const FillTarget& t, const FillParams& p, int device, int sms, cudaStream_t s) {
   ContigArgs c;
   int width = 16;
   if (plan_contig<D>(t, p, c, width)) {
-    launch_contig<D, Dist>(c, width, grid_for(std::max(c.chunks, c.head + c.tail), sms), s);
+    launch_contig<D, Dist>(c, width, std::max(c.chunks, c.head + c.tail), device, sms, s);
     return;
   }
   const StridedArgs a = plan_strided<D>(t, p);
-  strided_kernel<D, Dist><<<grid_for(a.rows * a.gpr, sms), kThreads, 0, s>>>(a);
+  const unsigned grid =
+      grid_for(a.rows * a.gpr, resident_blocks(strided_kernel<D, Dist>, device, sms, g_strided_blocks<D, Dist>));
+  strided_kernel<D, Dist><<<grid, kThreads, 0, s>>>(a);
 }
 
 template <int D>
-void fill_dist(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s) {
+void fill_dist(const FillTarget& t, const FillParams& p, int device, int sms, cudaStream_t s) {
   switch (p.dist) {
-    case kNormal: return fill_typed<D, kNormal>(t, p, sms, s);
-    case kTruncNormal: return fill_typed<D, kTruncNormal>(t, p, sms, s);
-    default: return fill_typed<D, kUniform>(t, p, sms, s);
+    case kNormal: return fill_typed<D, kNormal>(t, p, device, sms, s);
+    case kTruncNormal: return fill_typed<D, kTruncNormal>(t, p, device, sms, s);
+    default: return fill_typed<D, kUniform>(t, p, device, sms, s);
   }
 }
 
@@ -433,10 +459,10 @@ void fill_cuda(const FillTarget& target, const FillParams& p, int device, uintpt
   cudafill::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   const cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
   switch (p.dtype) {
-    case kFloat32: cudafill::fill_dist<kFloat32>(t, p, sms, s); break;
-    case kFloat64: cudafill::fill_dist<kFloat64>(t, p, sms, s); break;
-    case kFloat16: cudafill::fill_dist<kFloat16>(t, p, sms, s); break;
-    case kBFloat16: cudafill::fill_dist<kBFloat16>(t, p, sms, s); break;
+    case kFloat32: cudafill::fill_dist<kFloat32>(t, p, device, sms, s); break;
+    case kFloat64: cudafill::fill_dist<kFloat64>(t, p, device, sms, s); break;
+    case kFloat16: cudafill::fill_dist<kFloat16>(t, p, device, sms, s); break;
+    case kBFloat16: cudafill::fill_dist<kBFloat16>(t, p, device, sms, s); break;
     default: throw std::invalid_argument("unknown dtype code");
   }
   cudafill::check(cudaGetLastError());

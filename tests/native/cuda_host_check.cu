@@ -26,7 +26,7 @@
 //   cuda:     the host emulation, once per nthreads value.
 //
 // nthreads: both kernels are grid-stride loops (contig_work's <= 10 edge elements too) and
-// are run with 1, 7, 256 and the launch's real thread count (grid_for with 1 SM, so large
+// are run with 1, 7, 256 and the launch's real thread count (grid_for with 32 resident blocks, so large
 // fills loop).
 // Threads run in increasing tid order, except for one nthreads value run in decreasing
 // order: two threads writing one element with different bits then shows up.
@@ -184,7 +184,7 @@ struct Checker {
   }
 
   // Runs the kernels' per-thread code for every tid, as fill_cuda() would launch it.
-  // nthreads == 0: the launch's real thread count (grid_for with one SM).
+  // nthreads == 0: the launch's real thread count (grid_for with 32 resident blocks: one SM at full occupancy).
   template <int D, int Dist, int W>
   void run_contig(const fastinit::cudafill::ContigArgs& a, uint64_t nthreads, bool reverse) {
     for (uint64_t k = 0; k < nthreads; ++k)
@@ -199,7 +199,7 @@ struct Checker {
     if (plan_contig<D>(t, p, c, width)) {
       ++emulated_contig;
       ++width_count[width];
-      const uint64_t real = grid_for(std::max(c.chunks, c.head + c.tail), 1) * static_cast<uint64_t>(kThreads);
+      const uint64_t real = grid_for(std::max(c.chunks, c.head + c.tail), 32) * static_cast<uint64_t>(kThreads);
       const uint64_t nthreads = variant == 0 ? 1 : variant == 1 ? 7 : variant == 2 ? 256 : real;
       const bool reverse = variant == 2;
       switch (width) {
@@ -213,7 +213,7 @@ struct Checker {
     }
     ++emulated_strided;
     const StridedArgs a = plan_strided<D>(t, p);
-    const uint64_t real = grid_for(a.rows * a.gpr, 1) * static_cast<uint64_t>(kThreads);
+    const uint64_t real = grid_for(a.rows * a.gpr, 32) * static_cast<uint64_t>(kThreads);
     const uint64_t nthreads = variant == 0 ? 1 : variant == 1 ? 7 : variant == 2 ? 256 : real;
     if (variant == 3) {
       ++(a.rows == 1 ? strided_one_row : a.run == 1 ? strided_unit_runs : strided_many_runs);
