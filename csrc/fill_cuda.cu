@@ -15,7 +15,8 @@
 //   strided: the target is cut into runs of consecutive stream indices (a whole tensor is
 //     one run; a box of a sharded tensor has one per row, fill.h) and each thread takes
 //     one Philox block of one run; it finds the multi-index of its first element once
-//     and steps it for the rest.
+//     (divisions by multiply-high with constants computed on the host) and steps it for
+//     the rest.
 // Both are grid-stride loops over 64-bit work indices; a thread's values depend only on
 // the work index, never on the grid shape.
 #include <cuda_runtime.h>
@@ -167,6 +168,47 @@ FASTINIT_HD void contig_work(const ContigArgs& a, uint64_t tid, uint64_t nthread
   }
 }
 
+// Division by a divisor fixed at launch, without a divide instruction (64-bit division
+// is a long software sequence on the GPU): Granlund and Montgomery, "Division by
+// invariant integers using multiplication" (PLDI 1994), figure 4.1, as in libdivide's
+// branchfree u64: with l = ceil(log2 d) and m = floor(2^64 (2^l - d) / d) + 1,
+// t = mulhi(m, n), q = (t + ((n - t) >> 1)) >> (l - 1), exact for every 64-bit n.
+// d = 1 (l = 0) takes q = n. The host computes m once per launch (FastDiv::make).
+struct FastDiv {
+  uint64_t d;
+  uint64_t m;
+  uint32_t shift;  // l - 1; unused when d == 1
+  static FastDiv make(uint64_t d) {
+    FastDiv f{d, 0, 0};
+    if (d > 1) {
+      uint32_t l = 0;
+      while (l < 64 && (uint64_t{1} << l) < d) ++l;  // ceil(log2 d), 1..64
+      const unsigned __int128 two_l = static_cast<unsigned __int128>(1) << l;
+      f.m = static_cast<uint64_t>(((two_l - d) << 64) / d + 1);
+      f.shift = l - 1;
+    }
+    return f;
+  }
+};
+
+FASTINIT_HD uint64_t mulhi64(uint64_t a, uint64_t b) {
+#if defined(__CUDA_ARCH__)
+  return __umul64hi(a, b);
+#else
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) >> 64);
+#endif
+}
+
+FASTINIT_HD void divmod(uint64_t n, const FastDiv& f, uint64_t& q, uint64_t& r) {
+  if (f.d == 1) {
+    q = n;
+  } else {
+    const uint64_t t = mulhi64(f.m, n);
+    q = (t + ((n - t) >> 1)) >> f.shift;
+  }
+  r = n - q * f.d;
+}
+
 struct StridedArgs {
   FillParams p;
   char* data;
@@ -180,19 +222,9 @@ struct StridedArgs {
   int64_t sizes[kMaxDims];
   int64_t strides[kMaxDims];
   int64_t istrides[kMaxDims];
+  FastDiv gpr_div, inner_div;   // divisions by gpr and by sizes[ndim - 1]
+  FastDiv size_div[kMaxDims];   // by sizes[d]
 };
-
-// 64-bit division is a long software sequence on the GPU; most indices fit in 32 bits.
-FASTINIT_HD void divmod(uint64_t a, uint64_t b, uint64_t& q, uint64_t& r) {
-  if (((a | b) >> 32) == 0) {
-    const uint32_t a32 = static_cast<uint32_t>(a), b32 = static_cast<uint32_t>(b);
-    q = a32 / b32;
-    r = a32 - static_cast<uint32_t>(q) * b32;
-  } else {
-    q = a / b;
-    r = a - q * b;
-  }
-}
 
 template <int D, int Dist>
 FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthreads) {
@@ -203,12 +235,12 @@ FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthre
   const uint64_t work = a.rows * a.gpr;
   for (uint64_t w = tid; w < work; w += nthreads) {
     uint64_t r, g;
-    divmod(w, a.gpr, r, g);
+    divmod(w, a.gpr_div, r, g);
     // Stream index of the row's first element, from the row's multi-index.
     uint64_t e_row = a.offset, rest = r;
     for (int d = a.nouter - 1; d >= 0 && rest != 0; --d) {
       uint64_t q, m;
-      divmod(rest, static_cast<uint64_t>(a.sizes[d]), q, m);
+      divmod(rest, a.size_div[d], q, m);
       e_row += m * static_cast<uint64_t>(a.istrides[d]);
       rest = q;
     }
@@ -227,11 +259,11 @@ FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthre
     // the address of its memory row in `row`.
     int64_t idx[kMaxDims];
     uint64_t col;
-    divmod(r * a.run + i, inner, rest, col);
+    divmod(r * a.run + i, a.inner_div, rest, col);
     char* row = a.data;
     for (int d = nd - 2; d >= 0; --d) {
       uint64_t q, m;
-      divmod(rest, static_cast<uint64_t>(a.sizes[d]), q, m);
+      divmod(rest, a.size_div[d], q, m);
       idx[d] = static_cast<int64_t>(m);
       row += static_cast<int64_t>(m) * a.strides[d];
       rest = q;
@@ -397,8 +429,11 @@ StridedArgs plan_strided(const FillTarget& t, const FillParams& p) {
     a.sizes[d] = t.sizes[d];
     a.strides[d] = t.strides[d];
     a.istrides[d] = t.istrides[d];
+    a.size_div[d] = FastDiv::make(static_cast<uint64_t>(t.sizes[d]));
     if (t.strides[d] % static_cast<int64_t>(L::kSize) != 0) a.aligned = false;
   }
+  a.gpr_div = FastDiv::make(a.gpr);
+  a.inner_div = FastDiv::make(static_cast<uint64_t>(t.sizes[t.ndim - 1]));
   return a;
 }
 
