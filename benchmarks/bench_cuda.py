@@ -1,6 +1,6 @@
 """CUDA fill throughput: fastinit vs torch.nn.init vs the write limit.
 
-For each dtype (float32, bfloat16, float64) and size (1e6 .. 2e9 elements, capped by free
+For each dtype (float32, bfloat16, float16, float64) and size (1e6 .. 2e9 elements, capped by free
 GPU memory) it times, on one 2-D buffer of shape (n / 1000, 1000):
   fastinit.uniform_(t, -1, 1, seed=1)
   fastinit.kaiming_uniform_(t)              (seed drawn from the CPU generator, as users call it)
@@ -36,7 +36,7 @@ import fastinit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [10**6, 10**7, 10**8, 10**9, 2 * 10**9]
-DTYPES = ["float32", "bfloat16", "float64"]
+DTYPES = ["float32", "bfloat16", "float16", "float64"]
 REPEATS = 7
 COLS = 1000
 
@@ -73,7 +73,8 @@ def philox_ceiling(sms: int, mhz: float) -> dict:
     """
     blocks_per_s = sms * mhz * 1e6 * 64 / 40
     return {"philox_blocks_per_s": blocks_per_s, "values_per_s": {
-        "float32": 4 * blocks_per_s, "bfloat16": 4 * blocks_per_s, "float64": 2 * blocks_per_s},
+        "float32": 4 * blocks_per_s, "bfloat16": 4 * blocks_per_s, "float16": 4 * blocks_per_s,
+        "float64": 2 * blocks_per_s},
         "assumption": "64 int32 multiplies/clk/SM, 40 per Philox4x32-10 block, 1 word per f32/bf16 value, 2 per f64"}
 
 

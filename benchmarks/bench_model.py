@@ -5,6 +5,8 @@ three ways, each in a fresh subprocess (clean RSS, cold allocator, page faults i
            constructors, then the model's own _init_weights: normal(0, 0.02) everywhere)
   patch    the same constructor under fastinit.patch_torch_init()
   meta     built on the meta device, to_empty(device="cpu"), fastinit init_module_()
+  floor    the memory-write floor: built on the meta device, to_empty(device="cpu"), then
+           fill_(0.5) on every parameter and buffer (allocate + fill_, no random numbers)
 
 Reported per mode: the build time (constructor + init, i.e. from nothing to a usable model
 on the CPU, page faults included), the whole process's wall time (interpreter start and
@@ -92,6 +94,15 @@ def child(mode: str, impl: str, layers: int) -> None:
         t_meta = time.perf_counter()
         model.to_empty(device="cpu")
         init_module_(model)
+    elif mode == "floor":
+        with torch.device("meta"):
+            model = build()
+        t_meta = time.perf_counter()
+        model.to_empty(device="cpu")
+        with torch.no_grad():
+            for t in list(model.parameters()) + list(model.buffers()):
+                if t.is_floating_point():
+                    t.fill_(0.5)
     else:
         raise SystemExit(f"unknown mode {mode}")
     t1 = time.perf_counter()
@@ -101,7 +112,7 @@ def child(mode: str, impl: str, layers: int) -> None:
     out = {
         "mode": mode, "impl": impl, "layers": layers, "params": n,
         "build_s": t1 - t0,
-        "meta_build_s": (t_meta - t0) if mode == "meta" else None,
+        "meta_build_s": (t_meta - t0) if mode in ("meta", "floor") else None,
         "process_wall_s": None,  # filled by the parent
         "in_process_s": time.perf_counter() - t_proc,
         "peak_rss_gib": ru1.ru_maxrss / 2 ** 20,
@@ -117,7 +128,7 @@ def main() -> None:
     ap.add_argument("--impl", choices=["hf", "torch"], default="hf")
     ap.add_argument("--layers", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=1, help="runs per mode (the median is reported)")
-    ap.add_argument("--modes", default="torch,patch,meta")
+    ap.add_argument("--modes", default="torch,patch,meta,floor")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_model.json"))
     a = ap.parse_args()
@@ -131,8 +142,9 @@ def main() -> None:
             print(f"transformers not importable ({e}); using --impl torch", file=sys.stderr)
             a.impl = "torch"
     runs = {}
-    for mode in a.modes.split(","):
-        for r in range(a.repeat):
+    # Modes alternate within each repeat, so a slow spell of the shared machine hits all.
+    for r in range(a.repeat):
+        for mode in a.modes.split(","):
             t = time.perf_counter()
             p = subprocess.run([sys.executable, __file__, "--child", mode, "--impl", a.impl,
                                 "--layers", str(a.layers)], capture_output=True, text=True)
@@ -153,6 +165,9 @@ def main() -> None:
 
     summary = {m: {k: med(m, k) for k in ("build_s", "process_wall_s", "peak_rss_gib", "minor_faults")}
                for m in runs}
+    if "floor" in summary:
+        for m in summary:
+            summary[m]["build_vs_floor"] = summary["floor"]["build_s"] / summary[m]["build_s"]
     if "torch" in summary:
         for m in summary:
             summary[m]["build_speedup_vs_torch"] = summary["torch"]["build_s"] / summary[m]["build_s"]
@@ -182,6 +197,8 @@ def main() -> None:
     for m, s in summary.items():
         extra = f"  x{s['build_speedup_vs_torch']:.1f} build, x{s['process_speedup_vs_torch']:.1f} process" \
             if "build_speedup_vs_torch" in s else ""
+        if "build_vs_floor" in s:
+            extra += f", {s['build_vs_floor']:.2f}x of the floor's speed"
         print(f"{m:6s} build {s['build_s']:.2f} s  process {s['process_wall_s']:.2f} s  "
               f"peak {s['peak_rss_gib']:.2f} GiB{extra}")
     print(f"wrote {a.out}")

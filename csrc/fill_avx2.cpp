@@ -15,13 +15,15 @@ namespace {
 
 constexpr int kSets = 4;
 
-// (hi, lo) = a * m, lane-wise 32x32->64; m is a broadcast multiplier. vpmulld for the
-// low half measured faster here than recombining it from the two vpmuludq products.
+// (hi, lo) = a * m, lane-wise 32x32->64; m is a broadcast multiplier. vpmuludq multiplies
+// the even dwords; vpshufd copies the odd ones down first and lines the product halves
+// up for one blend each. On Intel cores that keeps the shifts and the two-uop vpmulld off
+// ports 0 and 1, which the multiplies need (issue 13; benchmarks/bench_philox.py).
 inline void mulhilo(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
   const __m256i even = _mm256_mul_epu32(a, m);
-  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
-  hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-  lo = _mm256_mullo_epi32(a, m);
+  const __m256i odd = _mm256_mul_epu32(_mm256_shuffle_epi32(a, 0xF5), m);
+  hi = _mm256_blend_epi32(_mm256_shuffle_epi32(even, 0xF5), odd, 0xAA);
+  lo = _mm256_blend_epi32(even, _mm256_shuffle_epi32(odd, 0xA0), 0xAA);
 }
 
 // ---- lane types for normal.h's templates: each operation is the scalar one, lane-wise --

@@ -13,13 +13,18 @@ namespace avx512 {
 namespace {
 
 constexpr int kSets = 4;
-constexpr __mmask16 kOdd = 0xAAAA;
+constexpr __mmask16 kOdd = 0xAAAA, kEven = 0x5555;
 
+// (hi, lo) = a * m, lane-wise 32x32->64; m is a broadcast multiplier. vpmuludq multiplies
+// the even dwords; the odd ones are first copied down with vpshufd. Each half is then
+// merged from the two products with one masked vpshufd (dword 1 of each product for hi,
+// dword 0 for lo): five uops on ports 0 and 5 where shifts and blends took seven
+// (issue 13; benchmarks/bench_philox.py).
 inline void mulhilo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
   const __m512i even = _mm512_mul_epu32(a, m);
-  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-  hi = _mm512_mask_mov_epi32(_mm512_srli_epi64(even, 32), kOdd, odd);
-  lo = _mm512_mask_mov_epi32(even, kOdd, _mm512_slli_epi64(odd, 32));
+  const __m512i odd = _mm512_mul_epu32(_mm512_shuffle_epi32(a, _MM_PERM_DDBB), m);
+  hi = _mm512_mask_shuffle_epi32(odd, kEven, even, _MM_PERM_DDBB);
+  lo = _mm512_mask_shuffle_epi32(even, kOdd, odd, _MM_PERM_CCAA);
 }
 
 // ---- lane types for normal.h's templates: each operation is the scalar one, lane-wise --
@@ -224,23 +229,22 @@ struct Group {
         c[s][3] = lo0;
       }
     }
+    // 4x16 transpose in two steps of two-source permutes (one port-5 uop each, where
+    // unpack + 128-bit shuffles took twice as many): dword pairs (w0, w1) and (w2, w3)
+    // of blocks 0-7 and 8-15, then qword pairs into whole blocks.
+    const __m512i pair_lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i pair_hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i quad_lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+    const __m512i quad_hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
     for (int s = 0; s < kSets; ++s) {
-      const __m512i t0 = _mm512_unpacklo_epi32(c[s][0], c[s][1]);
-      const __m512i t1 = _mm512_unpackhi_epi32(c[s][0], c[s][1]);
-      const __m512i t2 = _mm512_unpacklo_epi32(c[s][2], c[s][3]);
-      const __m512i t3 = _mm512_unpackhi_epi32(c[s][2], c[s][3]);
-      const __m512i u0 = _mm512_unpacklo_epi64(t0, t2);  // blocks 0 | 4 | 8 | 12
-      const __m512i u1 = _mm512_unpackhi_epi64(t0, t2);  // blocks 1 | 5 | 9 | 13
-      const __m512i u2 = _mm512_unpacklo_epi64(t1, t3);  // blocks 2 | 6 | 10 | 14
-      const __m512i u3 = _mm512_unpackhi_epi64(t1, t3);  // blocks 3 | 7 | 11 | 15
-      const __m512i a = _mm512_shuffle_i32x4(u0, u1, 0x44);  // 0 4 1 5
-      const __m512i b = _mm512_shuffle_i32x4(u0, u1, 0xEE);  // 8 12 9 13
-      const __m512i c2 = _mm512_shuffle_i32x4(u2, u3, 0x44);  // 2 6 3 7
-      const __m512i d = _mm512_shuffle_i32x4(u2, u3, 0xEE);  // 10 14 11 15
-      w[s][0] = _mm512_shuffle_i32x4(a, c2, 0x88);
-      w[s][1] = _mm512_shuffle_i32x4(a, c2, 0xDD);
-      w[s][2] = _mm512_shuffle_i32x4(b, d, 0x88);
-      w[s][3] = _mm512_shuffle_i32x4(b, d, 0xDD);
+      const __m512i t0 = _mm512_permutex2var_epi32(c[s][0], pair_lo, c[s][1]);  // (w0, w1) of blocks 0-7
+      const __m512i t1 = _mm512_permutex2var_epi32(c[s][0], pair_hi, c[s][1]);  // blocks 8-15
+      const __m512i t2 = _mm512_permutex2var_epi32(c[s][2], pair_lo, c[s][3]);  // (w2, w3) of blocks 0-7
+      const __m512i t3 = _mm512_permutex2var_epi32(c[s][2], pair_hi, c[s][3]);
+      w[s][0] = _mm512_permutex2var_epi64(t0, quad_lo, t2);  // blocks 0-3
+      w[s][1] = _mm512_permutex2var_epi64(t0, quad_hi, t2);  // blocks 4-7
+      w[s][2] = _mm512_permutex2var_epi64(t1, quad_lo, t3);
+      w[s][3] = _mm512_permutex2var_epi64(t1, quad_hi, t3);
     }
   }
 

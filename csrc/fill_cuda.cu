@@ -15,12 +15,14 @@
 //   strided: the target is cut into runs of consecutive stream indices (a whole tensor is
 //     one run; a box of a sharded tensor has one per row, fill.h) and each thread takes
 //     one Philox block of one run; it finds the multi-index of its first element once
-//     and steps it for the rest.
+//     (divisions by multiply-high with constants computed on the host) and steps it for
+//     the rest.
 // Both are grid-stride loops over 64-bit work indices; a thread's values depend only on
 // the work index, never on the grid shape.
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -36,10 +38,6 @@ namespace fastinit {
 namespace cudafill {
 
 constexpr int kThreads = 256;
-// 2048 resident threads per SM on sm_80 / sm_90 (CUDA C Programming Guide, "Compute
-// Capabilities", table of technical specifications): 8 blocks of 256 fill an SM, and a
-// few waves more keep the tail short for large fills.
-constexpr int kBlocksPerSm = 8 * 4;
 
 // 16 output bytes in memory order (little-endian words).
 struct Chunk {
@@ -60,8 +58,8 @@ FASTINIT_HD uint64_t f64_to_bits(double d) {
 template <int D>
 FASTINIT_HD uint32_t f32_family_bits(float v) {
   if (D == kFloat32) return f32_to_bits(v);
-  if (D == kFloat16) return f32_to_f16_bits(v);
-  return f32_to_bf16_bits(v);
+  if (D == kFloat16) return f32_to_f16_bits_cvt(v);
+  return f32_to_bf16_bits_cvt(v);
 }
 
 // Storage bits (low dtype_size bytes) of the element at position `pos` (in elements) of
@@ -170,6 +168,47 @@ FASTINIT_HD void contig_work(const ContigArgs& a, uint64_t tid, uint64_t nthread
   }
 }
 
+// Division by a divisor fixed at launch, without a divide instruction (64-bit division
+// is a long software sequence on the GPU): Granlund and Montgomery, "Division by
+// invariant integers using multiplication" (PLDI 1994), figure 4.1, as in libdivide's
+// branchfree u64: with l = ceil(log2 d) and m = floor(2^64 (2^l - d) / d) + 1,
+// t = mulhi(m, n), q = (t + ((n - t) >> 1)) >> (l - 1), exact for every 64-bit n.
+// d = 1 (l = 0) takes q = n. The host computes m once per launch (FastDiv::make).
+struct FastDiv {
+  uint64_t d;
+  uint64_t m;
+  uint32_t shift;  // l - 1; unused when d == 1
+  static FastDiv make(uint64_t d) {
+    FastDiv f{d, 0, 0};
+    if (d > 1) {
+      uint32_t l = 0;
+      while (l < 64 && (uint64_t{1} << l) < d) ++l;  // ceil(log2 d), 1..64
+      const unsigned __int128 two_l = static_cast<unsigned __int128>(1) << l;
+      f.m = static_cast<uint64_t>(((two_l - d) << 64) / d + 1);
+      f.shift = l - 1;
+    }
+    return f;
+  }
+};
+
+FASTINIT_HD uint64_t mulhi64(uint64_t a, uint64_t b) {
+#if defined(__CUDA_ARCH__)
+  return __umul64hi(a, b);
+#else
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(a) * b) >> 64);
+#endif
+}
+
+FASTINIT_HD void divmod(uint64_t n, const FastDiv& f, uint64_t& q, uint64_t& r) {
+  if (f.d == 1) {
+    q = n;
+  } else {
+    const uint64_t t = mulhi64(f.m, n);
+    q = (t + ((n - t) >> 1)) >> f.shift;
+  }
+  r = n - q * f.d;
+}
+
 struct StridedArgs {
   FillParams p;
   char* data;
@@ -183,19 +222,9 @@ struct StridedArgs {
   int64_t sizes[kMaxDims];
   int64_t strides[kMaxDims];
   int64_t istrides[kMaxDims];
+  FastDiv gpr_div, inner_div;   // divisions by gpr and by sizes[ndim - 1]
+  FastDiv size_div[kMaxDims];   // by sizes[d]
 };
-
-// 64-bit division is a long software sequence on the GPU; most indices fit in 32 bits.
-FASTINIT_HD void divmod(uint64_t a, uint64_t b, uint64_t& q, uint64_t& r) {
-  if (((a | b) >> 32) == 0) {
-    const uint32_t a32 = static_cast<uint32_t>(a), b32 = static_cast<uint32_t>(b);
-    q = a32 / b32;
-    r = a32 - static_cast<uint32_t>(q) * b32;
-  } else {
-    q = a / b;
-    r = a - q * b;
-  }
-}
 
 template <int D, int Dist>
 FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthreads) {
@@ -206,12 +235,12 @@ FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthre
   const uint64_t work = a.rows * a.gpr;
   for (uint64_t w = tid; w < work; w += nthreads) {
     uint64_t r, g;
-    divmod(w, a.gpr, r, g);
+    divmod(w, a.gpr_div, r, g);
     // Stream index of the row's first element, from the row's multi-index.
     uint64_t e_row = a.offset, rest = r;
     for (int d = a.nouter - 1; d >= 0 && rest != 0; --d) {
       uint64_t q, m;
-      divmod(rest, static_cast<uint64_t>(a.sizes[d]), q, m);
+      divmod(rest, a.size_div[d], q, m);
       e_row += m * static_cast<uint64_t>(a.istrides[d]);
       rest = q;
     }
@@ -230,11 +259,11 @@ FASTINIT_HD void strided_work(const StridedArgs& a, uint64_t tid, uint64_t nthre
     // the address of its memory row in `row`.
     int64_t idx[kMaxDims];
     uint64_t col;
-    divmod(r * a.run + i, inner, rest, col);
+    divmod(r * a.run + i, a.inner_div, rest, col);
     char* row = a.data;
     for (int d = nd - 2; d >= 0; --d) {
       uint64_t q, m;
-      divmod(rest, static_cast<uint64_t>(a.sizes[d]), q, m);
+      divmod(rest, a.size_div[d], q, m);
       idx[d] = static_cast<int64_t>(m);
       row += static_cast<int64_t>(m) * a.strides[d];
       rest = q;
@@ -310,20 +339,47 @@ class DeviceGuard {
   bool switched_ = false;
 };
 
-unsigned grid_for(uint64_t work, int sms) {
+// Blocks for `work` items, at most `resident` (the blocks the whole GPU holds at once):
+// one full wave, the grid-stride loops do the rest, so no partial last wave.
+unsigned grid_for(uint64_t work, uint64_t resident) {
   const uint64_t need = (work + kThreads - 1) / kThreads;
-  const uint64_t cap = static_cast<uint64_t>(sms > 0 ? sms : 1) * kBlocksPerSm;
-  return static_cast<unsigned>(std::max<uint64_t>(1, std::min(need, cap)));
+  return static_cast<unsigned>(std::max<uint64_t>(1, std::min(need, std::max<uint64_t>(resident, 1))));
+}
+
+// Blocks of kThreads that one SM of `device` holds for `kernel`, from the occupancy API
+// (its registers decide it: 37-48 per thread allow 5-6 blocks, not the 8 that 2048
+// threads per SM would), times the SM count; cached per kernel and device.
+constexpr int kMaxDevices = 64;
+template <class Kernel>
+uint64_t resident_blocks(Kernel kernel, int device, int sms, std::atomic<uint32_t>* cache) {
+  uint32_t per_sm = device >= 0 && device < kMaxDevices ? cache[device].load(std::memory_order_relaxed) : 0;
+  if (per_sm == 0) {
+    int n = 0;
+    check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, 0));
+    per_sm = static_cast<uint32_t>(std::max(n, 1));
+    if (device >= 0 && device < kMaxDevices) cache[device].store(per_sm, std::memory_order_relaxed);
+  }
+  return static_cast<uint64_t>(per_sm) * static_cast<uint64_t>(sms > 0 ? sms : 1);
+}
+template <int D, int Dist, int W>
+std::atomic<uint32_t> g_contig_blocks[kMaxDevices];
+template <int D, int Dist>
+std::atomic<uint32_t> g_strided_blocks[kMaxDevices];
+
+template <int D, int Dist, int W>
+void launch_contig_w(const ContigArgs& a, uint64_t work, int device, int sms, cudaStream_t s) {
+  const unsigned grid = grid_for(work, resident_blocks(contig_kernel<D, Dist, W>, device, sms, g_contig_blocks<D, Dist, W>));
+  contig_kernel<D, Dist, W><<<grid, kThreads, 0, s>>>(a);
 }
 
 template <int D, int Dist>
-void launch_contig(const ContigArgs& a, int width, unsigned grid, cudaStream_t s) {
+void launch_contig(const ContigArgs& a, int width, uint64_t work, int device, int sms, cudaStream_t s) {
   switch (width) {
-    case 16: contig_kernel<D, Dist, 16><<<grid, kThreads, 0, s>>>(a); break;
-    case 8: contig_kernel<D, Dist, 8><<<grid, kThreads, 0, s>>>(a); break;
-    case 4: contig_kernel<D, Dist, 4><<<grid, kThreads, 0, s>>>(a); break;
-    case 2: contig_kernel<D, Dist, 2><<<grid, kThreads, 0, s>>>(a); break;
-    default: contig_kernel<D, Dist, 1><<<grid, kThreads, 0, s>>>(a); break;
+    case 16: return launch_contig_w<D, Dist, 16>(a, work, device, sms, s);
+    case 8: return launch_contig_w<D, Dist, 8>(a, work, device, sms, s);
+    case 4: return launch_contig_w<D, Dist, 4>(a, work, device, sms, s);
+    case 2: return launch_contig_w<D, Dist, 2>(a, work, device, sms, s);
+    default: return launch_contig_w<D, Dist, 1>(a, work, device, sms, s);
   }
 }
 
@@ -373,29 +429,34 @@ StridedArgs plan_strided(const FillTarget& t, const FillParams& p) {
     a.sizes[d] = t.sizes[d];
     a.strides[d] = t.strides[d];
     a.istrides[d] = t.istrides[d];
+    a.size_div[d] = FastDiv::make(static_cast<uint64_t>(t.sizes[d]));
     if (t.strides[d] % static_cast<int64_t>(L::kSize) != 0) a.aligned = false;
   }
+  a.gpr_div = FastDiv::make(a.gpr);
+  a.inner_div = FastDiv::make(static_cast<uint64_t>(t.sizes[t.ndim - 1]));
   return a;
 }
 
 template <int D, int Dist>
-void fill_typed(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s) {
+void fill_typed(const FillTarget& t, const FillParams& p, int device, int sms, cudaStream_t s) {
   ContigArgs c;
   int width = 16;
   if (plan_contig<D>(t, p, c, width)) {
-    launch_contig<D, Dist>(c, width, grid_for(std::max(c.chunks, c.head + c.tail), sms), s);
+    launch_contig<D, Dist>(c, width, std::max(c.chunks, c.head + c.tail), device, sms, s);
     return;
   }
   const StridedArgs a = plan_strided<D>(t, p);
-  strided_kernel<D, Dist><<<grid_for(a.rows * a.gpr, sms), kThreads, 0, s>>>(a);
+  const unsigned grid =
+      grid_for(a.rows * a.gpr, resident_blocks(strided_kernel<D, Dist>, device, sms, g_strided_blocks<D, Dist>));
+  strided_kernel<D, Dist><<<grid, kThreads, 0, s>>>(a);
 }
 
 template <int D>
-void fill_dist(const FillTarget& t, const FillParams& p, int sms, cudaStream_t s) {
+void fill_dist(const FillTarget& t, const FillParams& p, int device, int sms, cudaStream_t s) {
   switch (p.dist) {
-    case kNormal: return fill_typed<D, kNormal>(t, p, sms, s);
-    case kTruncNormal: return fill_typed<D, kTruncNormal>(t, p, sms, s);
-    default: return fill_typed<D, kUniform>(t, p, sms, s);
+    case kNormal: return fill_typed<D, kNormal>(t, p, device, sms, s);
+    case kTruncNormal: return fill_typed<D, kTruncNormal>(t, p, device, sms, s);
+    default: return fill_typed<D, kUniform>(t, p, device, sms, s);
   }
 }
 
@@ -442,10 +503,10 @@ void fill_cuda(const FillTarget& target, const FillParams& p, int device, uintpt
   cudafill::check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   const cudaStream_t s = reinterpret_cast<cudaStream_t>(stream);
   switch (p.dtype) {
-    case kFloat32: cudafill::fill_dist<kFloat32>(t, p, sms, s); break;
-    case kFloat64: cudafill::fill_dist<kFloat64>(t, p, sms, s); break;
-    case kFloat16: cudafill::fill_dist<kFloat16>(t, p, sms, s); break;
-    case kBFloat16: cudafill::fill_dist<kBFloat16>(t, p, sms, s); break;
+    case kFloat32: cudafill::fill_dist<kFloat32>(t, p, device, sms, s); break;
+    case kFloat64: cudafill::fill_dist<kFloat64>(t, p, device, sms, s); break;
+    case kFloat16: cudafill::fill_dist<kFloat16>(t, p, device, sms, s); break;
+    case kBFloat16: cudafill::fill_dist<kBFloat16>(t, p, device, sms, s); break;
     default: throw std::invalid_argument("unknown dtype code");
   }
   cudafill::check(cudaGetLastError());

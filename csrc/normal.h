@@ -95,6 +95,57 @@ FASTINIT_HD double min_v(double a, double b) { return a < b ? a : b; }
 FASTINIT_HD bool any_v(bool m) { return m; }
 FASTINIT_HD bool all_v(bool m) { return m; }
 
+#if defined(__CUDACC__)
+// ---- CUDA lane type ----------------------------------------------------------------------
+// The CUDA build runs the templates on RnLane<float / double>: every + - * is one
+// explicitly rounded operation (value.h's add_rn ...: __fadd_rn, __dmul_rn ... on the
+// device), so no multiply and add can be contracted into an fma and the bits do not rest
+// on --fmad=false. The other primitives are the scalar ones.
+template <class T>
+struct RnLane {
+  T v;
+  RnLane() = default;
+  __host__ __device__ RnLane(T x) : v(x) {}
+};
+template <class T>
+FASTINIT_HD RnLane<T> operator+(RnLane<T> a, RnLane<T> b) { return RnLane<T>(add_rn(a.v, b.v)); }
+template <class T>
+FASTINIT_HD RnLane<T> operator-(RnLane<T> a, RnLane<T> b) { return RnLane<T>(sub_rn(a.v, b.v)); }
+template <class T>
+FASTINIT_HD RnLane<T> operator*(RnLane<T> a, RnLane<T> b) { return RnLane<T>(mul_rn(a.v, b.v)); }
+template <class T>
+FASTINIT_HD RnLane<T> operator-(RnLane<T> a) { return RnLane<T>(-a.v); }
+template <class T>
+FASTINIT_HD RnLane<T> fma_v(RnLane<T> a, RnLane<T> b, RnLane<T> c) { return RnLane<T>(fma_v(a.v, b.v, c.v)); }
+template <class T>
+FASTINIT_HD RnLane<T> div_v(RnLane<T> a, RnLane<T> b) { return RnLane<T>(div_v(a.v, b.v)); }
+template <class T>
+FASTINIT_HD RnLane<T> sqrt_v(RnLane<T> a) { return RnLane<T>(sqrt_v(a.v)); }
+template <class T>
+FASTINIT_HD bool lt(RnLane<T> a, RnLane<T> b) { return lt(a.v, b.v); }
+template <class T>
+FASTINIT_HD bool le(RnLane<T> a, RnLane<T> b) { return le(a.v, b.v); }
+template <class T>
+FASTINIT_HD bool ge(RnLane<T> a, RnLane<T> b) { return ge(a.v, b.v); }
+template <class T>
+FASTINIT_HD bool gt(RnLane<T> a, RnLane<T> b) { return gt(a.v, b.v); }
+template <class T>
+FASTINIT_HD RnLane<T> sel(bool m, RnLane<T> a, RnLane<T> b) { return m ? a : b; }
+template <class T>
+FASTINIT_HD RnLane<T> max_v(RnLane<T> a, RnLane<T> b) { return RnLane<T>(max_v(a.v, b.v)); }
+template <class T>
+FASTINIT_HD RnLane<T> min_v(RnLane<T> a, RnLane<T> b) { return RnLane<T>(min_v(a.v, b.v)); }
+using LaneF = RnLane<float>;
+using LaneD = RnLane<double>;
+FASTINIT_HD float lane_value(LaneF x) { return x.v; }
+FASTINIT_HD double lane_value(LaneD x) { return x.v; }
+#else
+using LaneF = float;
+using LaneD = double;
+#endif
+FASTINIT_HD float lane_value(float x) { return x; }
+FASTINIT_HD double lane_value(double x) { return x; }
+
 FASTINIT_HD uint64_t f64_bits(double d) {
   uint64_t b;
   memcpy(&b, &d, 8);
@@ -120,6 +171,10 @@ FASTINIT_HD void split_exp64(double x, double& k, double& m) {
   k = static_cast<double>(static_cast<int64_t>(ix >> 52) - 0x3ff);
   m = bits_f64((ix & 0x000fffffffffffffull) + 0x3fe6a09e667f3bcdull);
 }
+#if defined(__CUDACC__)
+FASTINIT_HD void split_exp32(LaneF x, LaneF& k, LaneF& m) { split_exp32(x.v, k.v, m.v); }
+FASTINIT_HD void split_exp64(LaneD x, LaneD& k, LaneD& m) { split_exp64(x.v, k.v, m.v); }
+#endif
 
 // ---- logarithms ------------------------------------------------------------------------
 
@@ -375,36 +430,36 @@ FASTINIT_HDI V trunc64_g(V U, const FillParams& p) {
 
 // ---- scalar entry points -----------------------------------------------------------------
 
-FASTINIT_HD float log32(float x) { return log32_g<float>(x); }
-FASTINIT_HD double log64(double x) { return log64_g<double>(x); }
-FASTINIT_HD float ndtri_lower32(float u) { return ndtri_lower32_g<float>(u); }
-FASTINIT_HD double ndtri_lower64(double u) { return ndtri_lower64_g<double>(u); }
+FASTINIT_HD float log32(float x) { return lane_value(log32_g<LaneF>(LaneF(x))); }
+FASTINIT_HD double log64(double x) { return lane_value(log64_g<LaneD>(LaneD(x))); }
+FASTINIT_HD float ndtri_lower32(float u) { return lane_value(ndtri_lower32_g<LaneF>(LaneF(u))); }
+FASTINIT_HD double ndtri_lower64(double u) { return lane_value(ndtri_lower64_g<LaneD>(LaneD(u))); }
 
 // STREAM.md, normal, float32 family: sign from bit 31, u = (2m + 1) 2^-25 from bits 8..30.
 FASTINIT_HD float value_normal_f32(uint32_t x, const FillParams& p) {
   const uint32_t m = (x >> 8) & 0x7fffffu;
-  const float u = static_cast<float>(2 * m + 1) * 0x1p-25f;
-  return normal32_g<float>(u, (x >> 31) != 0, p);
+  const float u = mul_rn(static_cast<float>(2 * m + 1), 0x1p-25f);
+  return lane_value(normal32_g<LaneF>(LaneF(u), (x >> 31) != 0, p));
 }
 
 // STREAM.md, normal, float64: sign from bit 31 of x1, 52 bits below it, low word first.
 FASTINIT_HD double value_normal_f64(uint32_t x0, uint32_t x1, const FillParams& p) {
   const uint64_t m = ((static_cast<uint64_t>(x1 & 0x7fffffffu) << 21) | (x0 >> 11));
-  const double u = static_cast<double>(2 * m + 1) * 0x1p-54;
-  return normal64_g<double>(u, (x1 >> 31) != 0, p);
+  const double u = mul_rn(static_cast<double>(2 * m + 1), 0x1p-54);
+  return lane_value(normal64_g<LaneD>(LaneD(u), (x1 >> 31) != 0, p));
 }
 
 // STREAM.md, truncated normal, float32 family: U = (2 (x >> 9) + 1) 2^-24.
 FASTINIT_HD float value_trunc_f32(uint32_t x, const FillParams& p) {
-  const float U = static_cast<float>(2 * (x >> 9) + 1) * 0x1p-24f;
-  return trunc32_g<float>(U, p);
+  const float U = mul_rn(static_cast<float>(2 * (x >> 9) + 1), 0x1p-24f);
+  return lane_value(trunc32_g<LaneF>(LaneF(U), p));
 }
 
 // STREAM.md, truncated normal, float64: U = (2 (w >> 12) + 1) 2^-53, w = x1:x0.
 FASTINIT_HD double value_trunc_f64(uint32_t x0, uint32_t x1, const FillParams& p) {
   const uint64_t w = (static_cast<uint64_t>(x1) << 32) | x0;
-  const double U = static_cast<double>(2 * (w >> 12) + 1) * 0x1p-53;
-  return trunc64_g<double>(U, p);
+  const double U = mul_rn(static_cast<double>(2 * (w >> 12) + 1), 0x1p-53);
+  return lane_value(trunc64_g<LaneD>(LaneD(U), p));
 }
 
 // The per-element value of each distribution, chosen at compile time.

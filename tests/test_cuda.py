@@ -374,6 +374,64 @@ def test_cupy_array():
         assert cupy.asnumpy(vb).tobytes() == wb.tobytes(), f"cupy view {np.dtype(dt).name}"
 
 
+@pytest.mark.slow
+def test_bfloat16_tensor_past_2_32_elements():
+    """A bf16 tensor of 2^32 + 5 elements (8 GiB): element indices and byte offsets past
+    2^31 and 2^32 inside one contiguous kernel launch. Windows around 2^31, 2^32 and the
+    end equal CPU fills of the same length at the same stream offset, for uniform and
+    normal values."""
+    n = 2**32 + 5
+    free, _ = torch.cuda.mem_get_info()
+    if free < 2 * n + (1 << 30):
+        pytest.skip(f"needs ~{(2 * n >> 20) + 1024} MiB free GPU memory, the GPU has {free >> 20} MiB free")
+    seed = 0x2_3232_0005
+    g = torch.empty(n, dtype=torch.bfloat16, device="cuda")
+    L = 4099
+    starts = [0, 2**31 - L // 2, 2**31 - 1, 2**32 - L // 2, 2**32 - 1, n - L]
+    try:
+        for kind in ("uniform", "normal"):
+            if kind == "uniform":
+                fastinit.uniform_(g, -1.0, 1.0, seed=seed)
+            else:
+                fastinit.normal_(g, 0.5, 2.0, seed=seed)
+            torch.cuda.synchronize()
+            for s in starts:
+                c = torch.empty(L, dtype=torch.bfloat16)
+                if kind == "uniform":
+                    fastinit.uniform_(c, -1.0, 1.0, seed=seed, offset=s)
+                else:
+                    fastinit.normal_(c, 0.5, 2.0, seed=seed, offset=s)
+                assert_same_bits(g[s:s + L], c, f"{kind} window at {s}")
+    finally:
+        del g
+        torch.cuda.empty_cache()
+
+
+def test_cuda_graph_capture_and_replay():
+    """A fill captured into a CUDA graph launches nothing at capture time and writes the
+    same bits as the CPU on each replay (the seed is fixed at capture)."""
+    n = 1_000_003
+    t = torch.zeros(n, device="cuda")
+    want = fastinit.uniform_(torch.empty(n), -0.5, 0.5, seed=77, offset=5)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up outside the capture, as torch's docs ask
+        fastinit.uniform_(t, -0.5, 0.5, seed=77, offset=5)
+    torch.cuda.current_stream().wait_stream(side)
+    t.zero_()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        assert fastinit.uniform_(t, -0.5, 0.5, seed=77, offset=5) is t
+    torch.cuda.synchronize()
+    assert not bool(t.any()), "the captured fill ran during capture"
+    for _ in range(2):
+        graph.replay()
+        torch.cuda.synchronize()
+        assert_same_bits(t, want, "graph replay")
+        t.zero_()
+
+
 def test_grid_stride_loop_covers_huge_strided_target():
     # More Philox blocks than threads in one grid, in the strided kernel.
     free, _ = torch.cuda.mem_get_info()

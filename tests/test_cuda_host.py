@@ -28,3 +28,22 @@ _SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native", "cu
 @pytest.mark.slow
 def test_cuda_kernel_logic_matches_cpu_fill_under_host_emulation():
     run_native_check(_SCRIPT, timeout=600)
+
+
+_CVT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native", "cvt_check.sh")
+_FMAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "native", "fmad_check.sh")
+
+
+@pytest.mark.slow
+def test_cuda_half_conversions_equal_fastinit_rounding_on_all_floats():
+    """value.h's f32_to_f16_bits_cvt / f32_to_bf16_bits_cvt (cuda_fp16.h / cuda_bf16.h, the
+    conversions the CUDA kernel uses, host implementations) equal f32_to_f16_bits /
+    f32_to_bf16_bits on all 2^32 float bit patterns (about 25 s of CPU, all cores)."""
+    run_native_check(_CVT, timeout=1200)
+
+
+def test_cuda_value_code_does_not_depend_on_fmad():
+    """The PTX of every value function is the same with --fmad=true and --fmad=false: every
+    product that feeds an add is an explicit _rn operation (bit-identity does not rest on
+    the build flag)."""
+    run_native_check(_FMAD, timeout=300)

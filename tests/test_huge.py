@@ -186,3 +186,58 @@ def test_torch_offset_wrap_and_big_offsets():
             got = t.t().contiguous().view({2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
             want = R.expected_bits((33, 64), dt, -1.0, 1.0, 2**64 - 1, off)
             assert np.array_equal(got.numpy().view(want.dtype), want), (tdt, off)
+
+
+# ----------------------------------------------------------------------------------
+# fresh memory: the pre-fault (MADV_POPULATE_WRITE) in front of a fill of fresh pages
+# ----------------------------------------------------------------------------------
+_FRESH_N = (3 << 20) // 4 + 37  # 3 MiB of float32 and a bit: above the 1 MiB populate threshold
+
+
+def _check_fresh(a, seed):
+    assert fastinit.uniform_(a, -1.0, 1.0, seed=seed) is a
+    assert_bits_equal(_bits(a), R.expected_bits(a.shape, np.float32, -1.0, 1.0, seed))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fresh_anonymous_mapping(threads):
+    """Freshly mapped pages (never touched), filled from a misaligned start."""
+    mmap = pytest.importorskip("mmap")
+    m = mmap.mmap(-1, _FRESH_N * 4 + 4096)
+    try:
+        a = np.frombuffer(m, dtype=np.float32, count=_FRESH_N, offset=12)
+        old = fastinit.get_num_threads()
+        fastinit.set_num_threads(threads)
+        try:
+            _check_fresh(a, 0xF2E5)
+        finally:
+            fastinit.set_num_threads(old)
+        assert np.frombuffer(m, dtype=np.uint8, count=12).tobytes() == b"\0" * 12  # bytes before the target
+        assert not np.frombuffer(m, dtype=np.uint8, offset=12 + _FRESH_N * 4).any()  # and after it
+        del a
+    finally:
+        m.close()
+
+
+def test_fresh_partly_resident():
+    """Only the first page touched: the sampled pages say fresh; the touched page keeps nothing stale."""
+    a = np.empty(_FRESH_N, dtype=np.float32)
+    a[:1024] = 7.0
+    _check_fresh(a, 0xF2E6)
+
+
+@pytest.mark.parametrize("mode", ["r+", "c"])
+def test_fresh_file_mapping(tmp_path, mode):
+    """A file-backed mapping, shared (r+: the file gets the values) and private (c: copy on write)."""
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"\0" * (_FRESH_N * 4))
+    a = np.memmap(f, dtype=np.float32, mode=mode, shape=(_FRESH_N,))
+    _check_fresh(a, 0xF2E7)
+    a.flush()
+    on_disk = np.fromfile(f, dtype=np.float32)
+    want = R.expected_bits((_FRESH_N,), np.float32, -1.0, 1.0, 0xF2E7)
+    if mode == "r+":
+        assert_bits_equal(_bits(on_disk), want)
+    else:
+        assert not on_disk.any()
+    del a

@@ -26,7 +26,7 @@
 //   cuda:     the host emulation, once per nthreads value.
 //
 // nthreads: both kernels are grid-stride loops (contig_work's <= 10 edge elements too) and
-// are run with 1, 7, 256 and the launch's real thread count (grid_for with 1 SM, so large
+// are run with 1, 7, 256 and the launch's real thread count (grid_for with 32 resident blocks, so large
 // fills loop).
 // Threads run in increasing tid order, except for one nthreads value run in decreasing
 // order: two threads writing one element with different bits then shows up.
@@ -184,7 +184,7 @@ struct Checker {
   }
 
   // Runs the kernels' per-thread code for every tid, as fill_cuda() would launch it.
-  // nthreads == 0: the launch's real thread count (grid_for with one SM).
+  // nthreads == 0: the launch's real thread count (grid_for with 32 resident blocks: one SM at full occupancy).
   template <int D, int Dist, int W>
   void run_contig(const fastinit::cudafill::ContigArgs& a, uint64_t nthreads, bool reverse) {
     for (uint64_t k = 0; k < nthreads; ++k)
@@ -199,7 +199,7 @@ struct Checker {
     if (plan_contig<D>(t, p, c, width)) {
       ++emulated_contig;
       ++width_count[width];
-      const uint64_t real = grid_for(std::max(c.chunks, c.head + c.tail), 1) * static_cast<uint64_t>(kThreads);
+      const uint64_t real = grid_for(std::max(c.chunks, c.head + c.tail), 32) * static_cast<uint64_t>(kThreads);
       const uint64_t nthreads = variant == 0 ? 1 : variant == 1 ? 7 : variant == 2 ? 256 : real;
       const bool reverse = variant == 2;
       switch (width) {
@@ -213,7 +213,7 @@ struct Checker {
     }
     ++emulated_strided;
     const StridedArgs a = plan_strided<D>(t, p);
-    const uint64_t real = grid_for(a.rows * a.gpr, 1) * static_cast<uint64_t>(kThreads);
+    const uint64_t real = grid_for(a.rows * a.gpr, 32) * static_cast<uint64_t>(kThreads);
     const uint64_t nthreads = variant == 0 ? 1 : variant == 1 ? 7 : variant == 2 ? 256 : real;
     if (variant == 3) {
       ++(a.rows == 1 ? strided_one_row : a.run == 1 ? strided_unit_runs : strided_many_runs);
@@ -528,9 +528,53 @@ void random_cases(Checker& ck, int count) {
 
 }  // namespace
 
+// FastDiv (the strided kernel's divisions) against the division operator: every divisor
+// 1..2^12 and near powers of two up to 2^64 - 1, with dividends at 0, near multiples of
+// d, near powers of two and 2^64 - 1, plus fixed-seed random pairs.
+void fastdiv_cases(Checker& ck) {
+  std::vector<uint64_t> divisors, dividends;
+  for (uint64_t d = 1; d <= 4096; ++d) divisors.push_back(d);
+  for (int b = 12; b < 64; ++b)
+    for (int64_t k = -3; k <= 3; ++k) divisors.push_back((uint64_t{1} << b) + static_cast<uint64_t>(k));
+  divisors.push_back(~uint64_t{0});
+  divisors.push_back(~uint64_t{0} - 1);
+  for (int b = 0; b < 64; ++b)
+    for (int64_t k = -2; k <= 2; ++k) dividends.push_back((uint64_t{1} << b) + static_cast<uint64_t>(k));
+  dividends.push_back(0);
+  dividends.push_back(~uint64_t{0});
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto next = [&x] {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    return x;
+  };
+  long bad = 0, n = 0;
+  auto one = [&](uint64_t a, uint64_t d) {
+    uint64_t q, r;
+    fastinit::cudafill::divmod(a, fastinit::cudafill::FastDiv::make(d), q, r);
+    ++n;
+    if (q != a / d || r != a % d) {
+      if (++bad <= 5) std::printf("FastDiv: %llu / %llu gave %llu rem %llu\n", (unsigned long long)a,
+                                  (unsigned long long)d, (unsigned long long)q, (unsigned long long)r);
+    }
+  };
+  for (uint64_t d : divisors) {
+    for (uint64_t a : dividends) one(a, d);
+    for (uint64_t k : {uint64_t{1}, uint64_t{2}, uint64_t{1000}, ~uint64_t{0} / d})
+      for (int64_t e = -1; e <= 1; ++e) one(k * d + static_cast<uint64_t>(e), d);
+  }
+  for (int i = 0; i < 2000000; ++i) {
+    const uint64_t d = next() >> (next() % 64);
+    one(next() >> (next() % 64), d == 0 ? 1 : d);
+  }
+  if (bad == 0) ++ck.passed;
+  else ck.failed += bad;
+  std::printf("FastDiv: %ld divisions, %ld wrong\n", n, bad);
+}
+
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 1500;
   Checker ck;
+  fastdiv_cases(ck);
   edge_cases(ck);
   random_cases(ck, count);
   std::printf("host-emulated launches: %ld contiguous (store width 16/8/4/2/1: %ld/%ld/%ld/%ld/%ld), %ld strided\n",

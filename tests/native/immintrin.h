@@ -6,12 +6,13 @@
 // intrinsics the kernel also uses, natively), then SIMDe with native aliases, which maps
 // every _mm512_* call and __m512* / __mmask16 type to SIMDe's portable implementation.
 //
-// SIMDe 0.7.4 (Debian bookworm's libsimde-dev 0.7.4~rc2) lacks six intrinsics that the
+// SIMDe 0.7.4 (Debian bookworm's libsimde-dev 0.7.4~rc2) lacks eight intrinsics that the
 // kernel uses; without a definition the call would bind to GCC's real AVX-512 intrinsic
 // and fail to compile ("inlining failed ... target specific option mismatch"). They are
 // defined below as plain per-lane loops, exactly as the Intel Intrinsics Guide specifies:
 //   _mm512_cmplt_epu32_mask  _mm512_cvtepi32_ps  _mm512_cvtepu64_pd
 //   _mm512_cvtepi32_epi16    _mm512_cvtps_ph     _mm512_stream_si512
+//   _mm512_shuffle_epi32     _mm512_mask_shuffle_epi32
 // If a newer SIMDe provides them, these definitions still take precedence (#undef first).
 #ifndef FASTINIT_TESTS_NATIVE_IMMINTRIN_H_
 #define FASTINIT_TESTS_NATIVE_IMMINTRIN_H_
@@ -123,6 +124,16 @@ static inline void stream_si512(void* p, simde__m512i a) {
   memcpy(p, &a, 64);
 }
 
+// vpshufd zmm, zmm, imm8: within each 128-bit lane, dword i takes dword imm8[2i+1:2i] of
+// the same lane; the masked form keeps src's dword where the mask bit is clear.
+static inline simde__m512i mask_shuffle_epi32(simde__m512i src, simde__mmask16 k, simde__m512i a, int imm) {
+  uint32_t x[16], s[16], r[16];
+  to_lanes(x, a);
+  to_lanes(s, src);
+  for (int j = 0; j < 16; ++j) r[j] = (k >> j & 1) ? x[(j & ~3) + ((imm >> (2 * (j & 3))) & 3)] : s[j];
+  return from_lanes<simde__m512i>(r);
+}
+
 }  // namespace fastinit_emu
 
 #undef _mm512_cmplt_epu32_mask
@@ -131,11 +142,17 @@ static inline void stream_si512(void* p, simde__m512i a) {
 #undef _mm512_cvtepi32_epi16
 #undef _mm512_cvtps_ph
 #undef _mm512_stream_si512
+#undef _mm512_shuffle_epi32
+#undef _mm512_mask_shuffle_epi32
 #define _mm512_cmplt_epu32_mask(a, b) fastinit_emu::cmplt_epu32_mask((a), (b))
 #define _mm512_cvtepi32_ps(a) fastinit_emu::cvtepi32_ps((a))
 #define _mm512_cvtepu64_pd(a) fastinit_emu::cvtepu64_pd((a))
 #define _mm512_cvtepi32_epi16(a) fastinit_emu::cvtepi32_epi16((a))
 #define _mm512_cvtps_ph(a, imm) fastinit_emu::cvtps_ph((a), (imm))
 #define _mm512_stream_si512(p, a) fastinit_emu::stream_si512((p), (a))
+#define _mm512_shuffle_epi32(a, imm) \
+  fastinit_emu::mask_shuffle_epi32((a), static_cast<simde__mmask16>(0xffff), (a), static_cast<int>(imm))
+#define _mm512_mask_shuffle_epi32(src, k, a, imm) \
+  fastinit_emu::mask_shuffle_epi32((src), (k), (a), static_cast<int>(imm))
 
 #endif  // FASTINIT_TESTS_NATIVE_IMMINTRIN_H_

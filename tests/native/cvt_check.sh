@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds tests/native/cvt_check.cu with nvcc as a host program and runs it: csrc/value.h's
+# CUDA float16 / bfloat16 conversions (cuda_fp16.h / cuda_bf16.h, host implementations)
+# must equal fastinit's integer roundings on all 2^32 float inputs. Needs nvcc, no GPU.
+# Usage: tests/native/cvt_check.sh [threads]. FASTINIT_VALUE_H=<file> checks another copy
+# of value.h (to prove the check catches a broken one).
+# Exit status: the check's (0 equal, 1 mismatches); 77 (skip) if nvcc is missing; 2 if the
+# build fails.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+NVCC="${NVCC:-nvcc}"
+if ! command -v "$NVCC" >/dev/null 2>&1; then
+  if [ -x /usr/local/cuda/bin/nvcc ] && [ "$NVCC" = nvcc ]; then
+    NVCC=/usr/local/cuda/bin/nvcc
+  else
+    echo "SKIP: $NVCC not found (the CUDA toolkit's compiler; no GPU is needed)" >&2
+    exit 77
+  fi
+fi
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/fastinit_cvt.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+inc=(-I csrc)
+if [ -n "${FASTINIT_VALUE_H:-}" ]; then
+  mkdir "$tmp/src"
+  cp "$FASTINIT_VALUE_H" "$tmp/src/value.h"
+  inc=(-I "$tmp/src" -I csrc)
+fi
+"$NVCC" -std=c++17 -O2 "${inc[@]}" -Xcompiler -ffp-contract=off,-pthread -o "$tmp/cvt_check" tests/native/cvt_check.cu || exit 2
+time "$tmp/cvt_check" "$@"
