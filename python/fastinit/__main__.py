@@ -157,12 +157,8 @@ def _explain_bound(args):
 
 
 def _audit(args):
-    try:
-        from fastinit import _audit as audit
-    except ImportError as e:
-        print(f"python -m fastinit audit: the audit module is not available in this installation "
-              f"(fastinit._audit: {e})", file=_sys.stderr)
-        return 2
+    from fastinit import _audit as audit  # needs torch (and matplotlib for --plot)
+
     rc = audit.run_cli(args)
     return 0 if rc is None else int(rc)
 
