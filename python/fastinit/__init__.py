@@ -81,3 +81,7 @@ def info() -> dict:
         "cuda_available": bool(cuda_ok),
         "cuda_unavailable_reason": "" if cuda_ok else why,
     }
+
+from ._deferred import deferred_init, materialize_  # noqa: E402
+
+__all__ += ["deferred_init", "materialize_"]
