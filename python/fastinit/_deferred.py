@@ -391,6 +391,11 @@ class _Recorder:
             # torch's meta kernels for arange, eye... are Python references that import
             # torch._dynamo (seconds): compute the (small) value on CPU for its layout
             result = _as_meta(func(*args, **{**kwargs, "device": "cpu"} if has_device else kwargs))
+        if has_device and isinstance(result, torch.Tensor) and result.numel() == 0:
+            # nothing to record: made for real, where it was asked for. Libraries probe the
+            # device of construction with torch.tensor([]) (Hugging Face skips its init
+            # when that says meta).
+            return func(*args, **{**kwargs, "device": requested if requested is not None else "cpu"})
         if name in _ALLOC:
             op = _Op("alloc", name)
         elif name in _CONST:
