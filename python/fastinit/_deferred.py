@@ -961,13 +961,19 @@ class _Replay:
         args = tuple(cpu(a) for a in args)
         kwargs = {k: ("cpu" if v is self.device and k == "device" else cpu(v)) for k, v in kwargs.items()}
         gkw = {"generator": g} if _takes_generator(func) else {}
-        if factory:
-            return func(*args, **gkw, **kwargs).to(self.device)
-        target = head[0]
-        tmp = target if target.device.type == "cpu" else torch.empty(target.shape, dtype=target.dtype)
-        func(tmp, *args, **gkw, **kwargs)
-        if tmp is not target:
-            target.copy_(tmp)
+        # one torch thread: LAPACK's QR (orthogonal_) rounds differently with more
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            if factory:
+                return func(*args, **gkw, **kwargs).to(self.device)
+            target = head[0]
+            tmp = target if target.device.type == "cpu" else torch.empty(target.shape, dtype=target.dtype)
+            func(tmp, *args, **gkw, **kwargs)
+            if tmp is not target:
+                target.copy_(tmp)
+        finally:
+            torch.set_num_threads(threads)
 
     # one module tensor
     def final(self, dest, ref, name):
