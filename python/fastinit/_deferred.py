@@ -116,7 +116,7 @@ _INPLACE_DUNDERS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itrued
                     "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"}
 # values-needed ops: their result is a Python value computed from the data
 _VALUE_OPS = {"item", "tolist", "__bool__", "__float__", "__int__", "__index__", "__complex__", "numpy",
-              "__array__", "__len__"}
+              "__array__", "__format__"}
 #: torch.nn.init functions that return early on meta tensors without a torch op, or that
 #: fastinit does not provide: recorded through the swap, replayed with torch's function.
 _TORCH_ONLY_INIT = ("orthogonal_", "sparse_", "dirac_", "eye_")
@@ -318,11 +318,7 @@ class _Recorder:
         if func in self.torch_init_fns:
             return self.init_call(self.torch_init_fns[func], args, kwargs, real_fn=func)
         if name in _VALUE_OPS and _any_meta(args):
-            raise DeferredInitError(
-                f"deferred_init: Tensor.{name}() needs the tensor's values, which do not exist while the model "
-                "is recorded on the meta device. Compute it from Python numbers, or build this part after "
-                "materialize_."
-            )
+            return self.value(func, name, args, kwargs)
         out = kwargs.get("out")
         inplace = (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_DUNDERS
         if inplace and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
@@ -345,6 +341,23 @@ class _Recorder:
         result = _shape_run(func, name, args, kwargs)
         self.outputs(result, _Op("call", name, func, refs[0], refs[1]), ())
         return result
+
+    def value(self, func, name, args, kwargs):
+        """``item()``, ``tolist()``, ``bool(t)``... on a recorded tensor: computed for real,
+        on CPU, when its record has no random op (timm derives its drop-path rates with
+        ``torch.linspace(...).tolist()``); a value of a random tensor raises."""
+        torch = self.torch
+        refs = [self.ref(a) if isinstance(a, torch.Tensor) else a for a in args]
+        random = [r for r in refs if isinstance(r, _Ref) and _is_random(r.st, r.version)]
+        if random:
+            raise DeferredInitError(
+                f"deferred_init: Tensor.{name}() needs the values of a random tensor "
+                f"({tuple(random[0].size)}, {random[0].dtype}), which do not exist until materialize_ "
+                "(and depend on its seed). Compute it from Python numbers, or build this part after "
+                "materialize_."
+            )
+        rp = _Replay(0, torch.device("cpu"))
+        return func(*[rp.resolve(r) for r in refs], **kwargs)
 
     def outputs(self, result, op, path):
         torch = self.torch
@@ -542,6 +555,20 @@ def _first_error(st, version, seen=None):
             if e is not None:
                 return e
     return None
+
+
+def _is_random(st, version, seen=None):
+    """Whether the storage's value at ``version`` depends on an RNG op."""
+    seen = set() if seen is None else seen
+    if id(st) in seen:
+        return False
+    seen.add(id(st))
+    for op in [st.root] + st.ops[:version]:
+        if op.kind in ("fill", "trng"):
+            return True
+        if any(_is_random(r.st, r.version, seen) for r in _refs_in((op.args, op.kwargs))):
+            return True
+    return False
 
 
 def _refs_in(obj):
