@@ -677,6 +677,19 @@ def _all_tensors(obj):
             yield from _all_tensors(x)
 
 
+def _broadcast(shapes):
+    """torch's broadcasting rule (torch.broadcast_shapes imports sympy: a second)."""
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for s in shapes:
+        for i, n in enumerate(s, nd - len(s)):
+            if n != 1:
+                if out[i] not in (1, n):
+                    raise RuntimeError(f"shapes {shapes} cannot be broadcast together")
+                out[i] = n
+    return tuple(out)
+
+
 def _shape_run(func, name, args, kwargs):
     """The op's output as meta tensors, without torch's meta kernels where those are
     Python references (elementwise ops, cat, tril...: the first one imports
@@ -690,7 +703,7 @@ def _shape_run(func, name, args, kwargs):
             pa, pk = _proxy(args, True), _proxy(kwargs, True)
             out = func(*pa, **pk)
             if isinstance(out, torch.Tensor) and not _shares(out, (pa, pk)):
-                shape = torch.broadcast_shapes(*[t.shape for t in metas])
+                shape = _broadcast([tuple(t.shape) for t in metas])
                 return torch.empty(shape, dtype=out.dtype, device="meta")
         elif sum(t.numel() for t in metas) <= (1 << 20):
             pa, pk = _proxy(args, False), _proxy(kwargs, False)
