@@ -321,6 +321,13 @@ def test_meta_tensor_from_outside_raises_naming_the_parameter():
         deferred_init(Uses)
 
 
+def test_meta_tensor_added_after_deferred_init_raises():
+    m = deferred_init(nn.Linear, 4, 4)
+    m.extra = nn.Parameter(torch.empty(3, device="meta"))
+    with pytest.raises(DeferredInitError, match=r"added after deferred_init .*: extra"):
+        materialize_(m, seed=0)
+
+
 def test_resize_raises():
     class R(nn.Module):
         def __init__(self):

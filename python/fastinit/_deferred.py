@@ -1119,6 +1119,19 @@ def _bump(t):
         inc((t,))
 
 
+def _allocate(t, device):
+    """``torch.empty_like(t, device=device)`` without its Python reference for meta inputs
+    (which imports sympy: half a second)."""
+    torch = _torch()
+    from ._dtensor import is_dtensor
+
+    if is_dtensor(t):
+        return torch.empty_like(t, device=device)
+    if _dense(tuple(t.size()), tuple(t.stride()), t.numel()):
+        return torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device=device)
+    return torch.empty(t.size(), dtype=t.dtype, device=device)
+
+
 def _set_tensor(module, qual, kind, value):
     mod, _, leaf = qual.rpartition(".")
     m = module.get_submodule(mod) if mod else module
@@ -1169,6 +1182,15 @@ def materialize_(module, device=None, *, seed=None, generator=None):
         device = torch.device(wanted.pop()) if len(wanted) == 1 else torch.device("cpu")
     device = torch.device(device)
 
+    known = {q for q, _, _ in entries}
+    stray = [n for n, t in list(module.named_parameters(remove_duplicate=False))
+             + list(module.named_buffers(remove_duplicate=False)) if t.is_meta and n not in known]
+    if stray:
+        raise DeferredInitError(
+            f"materialize_: {len(stray)} meta tensor(s) were added after deferred_init and have no record: "
+            f"{', '.join(stray[:8])}"
+        )
+
     # 1. allocate (as to_empty), then put tied tensors back together
     current = [(q, kind, _get_tensor(module, q, kind)) for q, kind, _ in entries]
     first = {}
@@ -1178,10 +1200,10 @@ def materialize_(module, device=None, *, seed=None, generator=None):
             ties.append((q, kind, first[id(t)]))
         else:
             first[id(t)] = (q, kind)
-    module._apply(lambda t: torch.empty_like(t, device=device) if t.is_meta else t)
+    module._apply(lambda t: _allocate(t, device) if t.is_meta else t)
     for q, kind, t in current:
         if kind == "attr" and (q, kind) == first[id(t)] and t.is_meta:
-            _set_tensor(module, q, kind, torch.empty_like(t, device=device))
+            _set_tensor(module, q, kind, _allocate(t, device))
     for q, kind, (q0, k0) in ties:
         _set_tensor(module, q, kind, _get_tensor(module, q0, k0))
 
