@@ -284,6 +284,28 @@ def test_values_of_deterministic_tensors_are_computed():
     assert m.n == 10 and torch.equal(m.w, torch.full((2,), 0.5))
 
 
+def test_value_dependent_shapes():
+    class Picks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            r = torch.arange(10)
+            self.register_buffer("even", torch.nonzero(r % 2 == 0).flatten())
+            self.register_buffer("big", r[r > 6] * 2)
+            self.w = nn.Parameter(torch.randn(4))
+
+    m = check_against_eager(Picks, what="Picks")
+    assert m.even.tolist() == [0, 2, 4, 6, 8] and m.big.tolist() == [14, 16, 18]
+
+    class RandomPick(nn.Module):
+        def __init__(self):
+            super().__init__()
+            w = torch.randn(8)
+            self.register_buffer("pos", w[w > 0])
+
+    with pytest.raises(DeferredInitError, match=r"values of a random tensor"):
+        deferred_init(RandomPick)
+
+
 def test_value_dependent_op_raises_naming_it():
     class Bad(nn.Module):
         def __init__(self):

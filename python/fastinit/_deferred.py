@@ -338,17 +338,21 @@ class _Recorder:
         if name == "to":
             args = tuple("meta" if (isinstance(a, torch.device) or (isinstance(a, str) and _is_device_str(a)))
                          else a for a in args)
-        result = _shape_run(func, name, args, kwargs)
+        if name in _DATA_DEPENDENT or (name == "__getitem__" and _mask_index(args[1:])):
+            result = _as_meta(self.value(func, name, args, kwargs))
+        else:
+            result = _shape_run(func, name, args, kwargs)
         self.outputs(result, _Op("call", name, func, refs[0], refs[1]), ())
         return result
 
     def value(self, func, name, args, kwargs):
-        """``item()``, ``tolist()``, ``bool(t)``... on a recorded tensor: computed for real,
-        on CPU, when its record has no random op (timm derives its drop-path rates with
-        ``torch.linspace(...).tolist()``); a value of a random tensor raises."""
-        torch = self.torch
-        refs = [self.ref(a) if isinstance(a, torch.Tensor) else a for a in args]
-        random = [r for r in refs if isinstance(r, _Ref) and _is_random(r.st, r.version)]
+        """``item()``, ``tolist()``, ``bool(t)``, and ops whose output shape depends on
+        values (``nonzero``, a boolean mask index...) on recorded tensors: computed for real,
+        on CPU, when their record has no random op (timm derives its drop-path rates with
+        ``torch.linspace(...).tolist()``); on a random tensor they raise."""
+        refs = self.to_refs(args)
+        kw = self.to_refs(kwargs)
+        random = [r for r in _refs_in((refs, kw)) if _is_random(r.st, r.version)]
         if random:
             raise DeferredInitError(
                 f"deferred_init: Tensor.{name}() needs the values of a random tensor "
@@ -356,8 +360,8 @@ class _Recorder:
                 "(and depend on its seed). Compute it from Python numbers, or build this part after "
                 "materialize_."
             )
-        rp = _Replay(0, torch.device("cpu"))
-        return func(*[rp.resolve(r) for r in refs], **kwargs)
+        rp = _Replay(0, self.torch.device("cpu"))
+        return func(*rp.resolve(refs), **rp.resolve(kw))
 
     def outputs(self, result, op, path):
         torch = self.torch
@@ -598,6 +602,21 @@ def _FILL_DTYPES():
         torch = _torch()
         _FILL_DTYPES_CACHE = frozenset((torch.float32, torch.float64, torch.float16, torch.bfloat16))
     return _FILL_DTYPES_CACHE
+
+
+# ops whose output shape depends on the input values
+_DATA_DEPENDENT = {"nonzero", "argwhere", "masked_select", "unique", "unique_consecutive", "bincount", "histc",
+                   "repeat_interleave", "nonzero_static"}
+
+
+def _mask_index(idx) -> bool:
+    """An index with a bool/uint8 tensor (a mask: the result's shape depends on values)."""
+    torch = _torch()
+    if isinstance(idx, torch.Tensor):
+        return idx.dtype in (torch.bool, torch.uint8)
+    if isinstance(idx, (list, tuple)):
+        return any(_mask_index(i) for i in idx)
+    return False
 
 
 # out-of-place elementwise ops: the output's shape is the inputs' broadcast shape
