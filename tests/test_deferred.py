@@ -190,6 +190,29 @@ def test_torch_transformer_matches_eager():
     check_against_eager(build, what="nn.Transformer")
 
 
+class Zoo(nn.Module):
+    """torch's own modules, each with its reset_parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(16, 32, 3)
+        self.bn = nn.BatchNorm2d(32)
+        self.lstm = nn.LSTM(32, 48, num_layers=2)
+        self.gru = nn.GRUCell(16, 40)
+        self.mha = nn.MultiheadAttention(64, 4, kdim=32, vdim=32, add_bias_kv=True)
+        self.bag = nn.EmbeddingBag(100, 24, padding_idx=0)
+        self.prelu = nn.PReLU(8)
+        self.bil = nn.Bilinear(20, 30, 40)
+        self.gn = nn.GroupNorm(4, 32)
+
+
+def test_torch_modules_match_eager_and_work():
+    m = check_against_eager(Zoo, what="Zoo")
+    out, _ = m.lstm(torch.zeros(3, 2, 32))  # the LSTM's flat weights point at the real parameters
+    assert torch.isfinite(out).all()
+    assert all(not w.is_meta for w in m.lstm._flat_weights)
+
+
 def test_same_seed_same_model_and_seed_none_follows_manual_seed():
     a = materialize_(deferred_init(Everything), seed=7)
     b = materialize_(deferred_init(Everything), seed=7)
@@ -201,6 +224,11 @@ def test_same_seed_same_model_and_seed_none_follows_manual_seed():
     torch.manual_seed(3)
     e = materialize_(deferred_init(Everything))
     assert state_equal(d, e)
+    g = torch.Generator().manual_seed(5)
+    f = materialize_(deferred_init(Everything), generator=g)
+    g.manual_seed(5)
+    h = materialize_(deferred_init(Everything), generator=g)
+    assert state_equal(f, h) and not torch.equal(f.q, d.q)
     # materialize_ again on the real model re-initializes it in place, to the same values
     ptr = a.q.data_ptr()
     materialize_(a, seed=7)
