@@ -31,9 +31,14 @@ run on meta. When ``fn`` returns, every parameter, buffer and plain tensor attri
 keyed to its qualified name (tied ones: the first name) and temporaries to the first named
 tensor that reads them (``name<i>``).
 
-What raises (``DeferredInitError``): an op that needs values (``item()``, ``tolist()``,
-``if t.any():``...) while recording, with the op named; ``resize_`` / ``set_`` on a recorded
-tensor; a meta tensor that was not created under ``deferred_init`` and whose values are
+Values while recording: ``item()``, ``tolist()``, ``bool(t)`` and ops whose output shape
+depends on values (``nonzero``, mask indexing, ``unique``...) are computed for real, on CPU,
+from the record, when it has no random op (timm derives drop-path rates with
+``torch.linspace(...).tolist()``). Factories whose result has no elements are made for real
+(Hugging Face probes the construction device with ``torch.tensor([])``).
+
+What raises (``DeferredInitError``): a value of a random tensor while recording, with the
+op named; ``resize_`` / ``set_`` on a recorded tensor; a meta tensor that was not created under ``deferred_init`` and whose values are
 needed; an ``empty`` tensor some of whose elements nothing writes (eager construction would
 leave them uninitialized): named at ``materialize_``. A torch op that fails when replayed
 is re-raised naming the op and the tensor.
