@@ -517,14 +517,33 @@ def tp_plan(n_blocks=2):
     return plan
 
 
-def build_model(ctx, cls_name, parallel):
-    """Built on meta, parallelized, allocated with to_empty, every (local) parameter set to
-    NaN so that a parameter the init misses cannot match."""
+class DeferredNet(Net):
+    """A constructor that does its own init (issue 10): an embedding with a padding row,
+    self.apply(init_fn) with trunc_normal_ over nn.Linear's kaiming_uniform_, a layer scale
+    computed as ``1e-4 * torch.ones(d)``, an orthogonal_ head (a whole-tensor op on a TP
+    sharded weight), a computed non-persistent buffer."""
+
+    def __init__(self, vocab=11, d=6, h=10, n=2):
+        super().__init__(vocab, d, h, n)
+        self.emb = nn.Embedding(vocab, d, padding_idx=3)
+        self.gamma = nn.Parameter(1e-4 * torch.ones(d))
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, d, 2, dtype=torch.float32) / d)),
+                             persistent=False)
+        self.apply(self._init)
+        nn.init.orthogonal_(self.head.weight)
+
+    def _init(self, m):
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+                m.bias.data.add_(0.5).mul_(2.0)  # an elementwise chain on a (sharded) bias
+
+
+def parallelize(ctx, m, parallel):
     from torch.distributed.fsdp import fully_shard
     from torch.distributed.tensor.parallel import parallelize_module
 
-    with torch.device("meta"):
-        m = MODEL_CLASSES[cls_name]()
     if parallel == "fsdp":
         for b in m.blocks:
             fully_shard(b, mesh=ctx.mesh("1d"))
@@ -538,6 +557,15 @@ def build_model(ctx, cls_name, parallel):
         fully_shard(m, mesh=ctx.mesh("dp"))
     else:
         assert parallel == "plain", parallel
+    return m
+
+
+def build_model(ctx, cls_name, parallel):
+    """Built on meta, parallelized, allocated with to_empty, every (local) parameter set to
+    NaN so that a parameter the init misses cannot match."""
+    with torch.device("meta"):
+        m = MODEL_CLASSES[cls_name]()
+    parallelize(ctx, m, parallel)
     m.to_empty(device=ctx.device)
     with torch.no_grad():
         for p in m.parameters():
@@ -608,6 +636,36 @@ def model_case(parallel, cls_name, flow, rng_seed):
             ctx.same_bits(fulls[n], q.detach(), f"{n} {layout.get(n, 'plain')}")
         if flow != "init_module_seed":
             ctx.same_rng(state, ref_state, f"after {flow}")
+    return run
+
+
+def deferred_case(parallel, rng_seed, explicit_seed):
+    """deferred_init, sharded on meta, materialize_ writing each rank's shards: every
+    parameter and buffer gathered equals materialize_ of the unsharded model in one
+    process. Fresh memory is poisoned (NaN), so a shard element left unwritten shows."""
+
+    def run(ctx):
+        import fastinit._deferred as D
+        from torch.distributed.tensor import DTensor
+
+        D._POISON = True
+        m = fastinit.deferred_init(DeferredNet)
+        parallelize(ctx, m, parallel)
+        layout = model_layout(m)
+        ctx.check(len(layout) > 0, f"no DTensor parameter in the {parallel} model")
+        torch.manual_seed(rng_seed)
+        fastinit.materialize_(m, ctx.device, seed=rng_seed if explicit_seed else None)
+        fulls = {n: (p.full_tensor() if isinstance(p, DTensor) else p.detach().clone())
+                 for n, p in list(m.named_parameters()) + list(m.named_buffers())}
+        ref = fastinit.deferred_init(DeferredNet)
+        torch.manual_seed(rng_seed)
+        fastinit.materialize_(ref, ctx.device, seed=rng_seed if explicit_seed else None)
+        want = dict(list(ref.named_parameters()) + list(ref.named_buffers()))
+        ctx.check(sorted(fulls) == sorted(want), f"names differ: {sorted(fulls)} vs {sorted(want)}")
+        for n, q in want.items():
+            ctx.real(q.detach(), f"reference {n}")
+            ctx.same_bits(fulls[n], q.detach(), f"{n} {layout.get(n, 'plain')}")
+        ctx.check(bool((want["emb.weight"][3] == 0).all()), "padding row")
     return run
 
 
@@ -786,6 +844,10 @@ def cases(world, device="cpu"):
         for i, (cls_name, flow) in enumerate(flows):
             add(Case(f"model-{par}-{cls_name}-{flow}", model_case(par, cls_name, flow, 500 + i),
                      cuda=par == "fsdp" and flow in ("init_module", "patch_init_weights")))
+
+    for par in ["fsdp", "tp"] + (["tp+fsdp"] if world == 4 else []):
+        add(Case(f"deferred-{par}-seed", deferred_case(par, 700, True), cuda=par == "fsdp"))
+        add(Case(f"deferred-{par}-manual_seed", deferred_case(par, 701, False)))
 
     if device != "cpu":
         out = [c for c in out if c.cuda]

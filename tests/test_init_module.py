@@ -32,17 +32,11 @@ P_MIN = 1e-6
 SE = 6.0
 
 
-def _normal_family_ready():
-    try:
-        fastinit.normal_(torch.empty(8), seed=1)
-        fastinit.xavier_normal_(torch.empty(4, 4), seed=1)
-        return True, ""
-    except Exception as e:  # the normal family is being added by other work (issue 4)
-        return False, f"fastinit's normal family is not usable yet: {type(e).__name__}: {e}"
-
-
-NORMAL_OK, NORMAL_WHY = _normal_family_ready()
-needs_normal = pytest.mark.skipif(not NORMAL_OK, reason=NORMAL_WHY)
+def test_normal_family_usable():
+    """The normal family is part of fastinit: if it raises, that is a failure (the cases
+    below that use it fail too, they are not skipped)."""
+    fastinit.normal_(torch.empty(8), seed=1)
+    fastinit.xavier_normal_(torch.empty(4, 4), seed=1)
 
 
 # --- statistics helpers (also used by test_clients.py) ---------------------------------------
@@ -290,8 +284,7 @@ def _state(m):
 def _case_params():
     out = []
     for name in CASES:
-        marks = [needs_normal] if name in USES_NORMAL else []
-        out.append(pytest.param(name, id=name, marks=marks))
+        out.append(pytest.param(name, id=name))
     return out
 
 
@@ -438,7 +431,8 @@ def test_meta_to_empty_then_init():
         with torch.device("meta"):
             m = _meta_model()
     assert all(p.is_meta for p in m.parameters())
-    init_module_(m, seed=9)  # on meta: a no-op that does not fail
+    with pytest.raises(ValueError, match=r"on the meta device.*tr.self_attn.in_proj_weight.*deferred_init"):
+        init_module_(m, seed=9)
     m.to_empty(device="cpu")
     _poison(m)
     init_module_(m, seed=9)
@@ -509,9 +503,71 @@ def test_unknown_module_reset_parameters_called_with_fastinit():
 
 def test_unknown_parameters_warned_and_left():
     m = Bare()
-    with pytest.warns(UserWarning, match=r"1 parameter\(s\) .*left unchanged: p"):
+    with pytest.warns(UserWarning, match=r"1 parameter\(s\) .*left unchanged: p\. .*deferred_init"):
         init_module_(m, seed=1)
     check_const(m.p, 7.0, "p")
+
+
+@pytest.mark.parametrize("garbage", [float("nan"), float("inf"), 3e31])
+def test_uninitialized_unknown_parameter_raises_and_nothing_written(garbage):
+    m = Bare()
+    with torch.no_grad():
+        m.p[1] = garbage
+    before = {n: t.detach().clone() for n, t in _state(m).items()}
+    with pytest.raises(ValueError, match=r"uninitialized memory .*: p\. .*deferred_init"):
+        init_module_(m, seed=1)
+    for n, t in _state(m).items():
+        assert torch.equal(t, before[n]) or (t.isnan() == before[n].isnan()).all(), n
+
+
+def _snapshot(m):
+    return {n: t.detach().clone() for n, t in _state(m).items()}
+
+
+def _unchanged(m, snap):
+    for n, t in _state(m).items():
+        assert torch.equal(t.detach(), snap[n]), f"{n} was written"
+
+
+def test_refused_library_fill_leaves_model_untouched():
+    class BadLib(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(8, 8)
+            self.norm = nn.LayerNorm(8)
+            self.b = nn.Linear(8, 8)
+
+        def init_weights(self):
+            torch.nn.init.normal_(self.a.weight, std=0.02)
+            torch.nn.init.normal_(self.b.weight, std=-1.0)  # refused by torch's check
+
+    m = BadLib()
+    with torch.no_grad():
+        m.norm.weight.fill_(3.0)
+    snap = _snapshot(m)
+    with pytest.raises(RuntimeError, match="normal expects std >= 0.0"):
+        init_module_(m, seed=1)
+    _unchanged(m, snap)
+
+
+def test_raising_reset_parameters_restores_every_tensor():
+    class Boom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.full((4,), 2.0))
+
+        def reset_parameters(self):
+            with torch.no_grad():
+                self.w.fill_(9.0)  # written, then the call fails
+            raise RuntimeError("boom")
+
+    m = nn.Sequential(OrderedDict(first=nn.Linear(4, 4), boom=Boom(), bn=nn.BatchNorm1d(4)))
+    with torch.no_grad():
+        m.bn.running_mean.fill_(5.0)
+    snap = _snapshot(m)
+    with pytest.raises(RuntimeError, match="boom"):
+        init_module_(m, seed=1)
+    _unchanged(m, snap)
 
 
 def test_library_init_weights_called_after_defaults():

@@ -22,9 +22,13 @@ from ._api import (
     xavier_uniform_,
     zeros_,
 )
+from ._audit import audit
 from ._bound import calculate_gain, kaiming_bound
+from ._deferred import deferred_init, materialize_
+from ._extra import dirac_, eye_, lecun_normal_, lecun_uniform_, orthogonal_, sparse_, variance_scaling_
 from ._module import init_module_
 from ._patch import patch_torch_init
+from ._schemes import apply_scheme
 
 __version__ = "0.1.0"
 STREAM_VERSION = 1
@@ -40,8 +44,19 @@ __all__ = [
     "constant_",
     "ones_",
     "zeros_",
+    "orthogonal_",
+    "sparse_",
+    "eye_",
+    "dirac_",
+    "variance_scaling_",
+    "lecun_uniform_",
+    "lecun_normal_",
     "init_module_",
+    "apply_scheme",
+    "deferred_init",
+    "materialize_",
     "patch_torch_init",
+    "audit",
     "calculate_gain",
     "kaiming_bound",
     "set_num_threads",
@@ -121,10 +136,3 @@ def info() -> dict:
         "cuda_available": bool(cuda_ok),
         "cuda_unavailable_reason": "" if cuda_ok else why,
     }
-
-from ._extra import dirac_, eye_, lecun_normal_, lecun_uniform_, orthogonal_, sparse_, variance_scaling_  # noqa: E402
-from ._schemes import apply_scheme  # noqa: E402
-from ._audit import audit  # noqa: E402
-
-__all__ += ["orthogonal_", "sparse_", "eye_", "dirac_", "variance_scaling_", "lecun_uniform_", "lecun_normal_",
-            "apply_scheme", "audit"]

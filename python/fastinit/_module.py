@@ -60,10 +60,22 @@ Seeds
   ":reset_parameters")`` (library init: ``derive_seed(s, ":init_weights")``), so it is
   deterministic too.
 
-Devices: CPU and CUDA tensors are filled where they are; ``meta`` tensors are left as
-they are (build on ``meta``, ``to_empty(device=...)``, then call this). ``to_empty`` leaves
-buffers that constructors compute (e.g. rotary ``inv_freq``) uninitialized; torch's
-modules above have none, and Hugging Face's ``init_weights`` recomputes its own.
+Devices: CPU and CUDA tensors are filled where they are. A model with ``meta`` tensors is
+refused (``ValueError`` naming them): they have no memory to fill, and what their
+constructor computed (rotary ``inv_freq``, a layer scale ``ls * torch.ones(dim)``, a
+``self.apply(init_fn)``) is not known here. Build such a model with
+``fastinit.deferred_init`` and allocate it with ``fastinit.materialize_``, which replay the
+constructor itself. ``to_empty`` then ``init_module_`` still works for models whose every
+tensor is covered by a rule above or by the library init; a parameter that nothing covers
+and that holds what uninitialized memory typically holds (a NaN, an infinity, a magnitude
+above 1e30) is refused with the same pointer, others are named in a warning and kept
+(memory that ``to_empty`` got as zeros cannot be told from a zero-initialized tensor).
+
+Atomic: every fill (torch's defaults and the recorded library calls) is checked against a
+meta twin of its target before anything is written, so a refused fill (a bad dtype, a bad
+argument) leaves the model untouched. When a module's own ``reset_parameters`` has to be
+called (arbitrary code), every tensor is copied first and restored if anything raises:
+that costs one copy of the model for the duration of the call.
 """
 
 from __future__ import annotations
@@ -317,6 +329,12 @@ class _Recorder:
         for name, t, args, kwargs, _ in self.calls:
             getattr(fi, name)(t, *args, **kwargs)
 
+    def check(self):
+        """Every recorded call on a meta twin of its target: its checks, no write, no draw."""
+        fi = _fi()
+        for name, t, args, kwargs, _ in self.calls:
+            getattr(fi, name)(_meta_twin(t), *args, **{**kwargs, "seed": kwargs.get("seed") or 0})
+
 
 def _run_seeded(fn, key, source=None):
     """Run fn() under patch_torch_init (replacements from ``source``, default fastinit),
@@ -418,6 +436,7 @@ def init_module_(module, generator=None, *, seed=None, library_init=True):
         names.setdefault(id(p), n)
     for n, b in module.named_buffers():
         names.setdefault(id(b), n)
+    _refuse_meta(module)
 
     # 1. plan: children first; a later rule for the same tensor replaces the earlier one.
     steps = []  # ("fill", tensor, op) | ("call", qualname, fn)
@@ -458,34 +477,114 @@ def init_module_(module, generator=None, *, seed=None, library_init=True):
         rec.finish()
         skip = {k for k, t in tensors.items() if t._version != before[k]} | rec.whole_targets()
 
-    # 2. run: each tensor once (its last rule), in plan order.
-    for i, step in enumerate(steps):
-        if step[0] == "fill":
-            _, t, op = step
-            if last[id(t)] != i or id(t) in skip:
-                continue
-            s = None if seed is None else derive_seed(seed, names.get(id(t), ""))
-            _fill(t, op, generator, s)
-        else:
-            _, qual, fn = step
-            if seed is not None:
-                key = derive_seed(seed, qual + ":reset_parameters")
-            elif generator is not None:
-                key = _draw_key(generator)
-            else:
-                key = None
-            _run_seeded(fn, key)
+    fills = [(i, step) for i, step in enumerate(steps)
+             if step[0] == "fill" and last[id(step[1])] == i and id(step[1]) not in skip]
+    missed = [] if lib is not None else [(n, p) for n, p in module.named_parameters() if id(p) not in covered]
+    _refuse_uninitialized(missed)
 
-    # 3. the library's own init (Hugging Face / timm), as their constructors run it.
+    # 1c. check every fill on a meta twin first: a refused one leaves the model untouched
+    for _, (_, t, op) in fills:
+        _fill(_meta_twin(t), op, generator, 0)
     if lib is not None:
-        _run_seeded(lambda: rec.replay(), lib_key)
-    else:
-        missed = [n for n, p in module.named_parameters() if id(p) not in covered]
-        if missed:
-            shown = ", ".join(missed[:8]) + (", ..." if len(missed) > 8 else "")
-            warnings.warn(
-                f"init_module_: {len(missed)} parameter(s) have no known init and no "
-                f"reset_parameters and were left unchanged: {shown}",
-                stacklevel=2,
-            )
+        rec.check()
+
+    # 2. run: each tensor once (its last rule), in plan order. Arbitrary code (a module's own
+    # reset_parameters) may still raise: then every tensor gets its old values back.
+    backup = _backup(module) if any(step[0] == "call" for step in steps) else None
+    try:
+        run = {i for i, _ in fills}
+        for i, step in enumerate(steps):
+            if step[0] == "fill":
+                if i not in run:
+                    continue
+                _, t, op = step
+                s = None if seed is None else derive_seed(seed, names.get(id(t), ""))
+                _fill(t, op, generator, s)
+            else:
+                _, qual, fn = step
+                if seed is not None:
+                    key = derive_seed(seed, qual + ":reset_parameters")
+                elif generator is not None:
+                    key = _draw_key(generator)
+                else:
+                    key = None
+                _run_seeded(fn, key)
+
+        # 3. the library's own init (Hugging Face / timm), as their constructors run it.
+        if lib is not None:
+            _run_seeded(lambda: rec.replay(), lib_key)
+    except BaseException:
+        if backup is not None:
+            _restore(backup)
+        raise
+    if missed:
+        shown = ", ".join(n for n, _ in missed[:8]) + (", ..." if len(missed) > 8 else "")
+        warnings.warn(
+            f"init_module_: {len(missed)} parameter(s) have no known init and no "
+            f"reset_parameters and were left unchanged: {shown}. If the model was built on meta, build it with "
+            "fastinit.deferred_init and materialize_ instead: they replay its constructor",
+            stacklevel=2,
+        )
     return module
+
+
+_POINTER = ("build the model with fastinit.deferred_init(module_fn, ...) and allocate it with "
+            "fastinit.materialize_(model): they record and replay what its constructor does")
+
+
+def _refuse_meta(module):
+    from ._dtensor import is_dtensor, local_tensor
+
+    def on_meta(t):
+        return (local_tensor(t) if is_dtensor(t) else t).is_meta
+
+    meta = [n for n, t in list(module.named_parameters()) + list(module.named_buffers()) if on_meta(t)]
+    if meta:
+        shown = ", ".join(meta[:8]) + (", ..." if len(meta) > 8 else "")
+        raise ValueError(
+            f"init_module_: {len(meta)} tensor(s) are on the meta device, with no memory to initialize and "
+            f"nothing known of what their constructor computed: {shown}. To build a model on meta, {_POINTER}"
+        )
+
+
+def _refuse_uninitialized(missed):
+    """Parameters no rule covers that hold what uninitialized memory typically holds."""
+    import torch
+
+    bad = []
+    for n, p in missed:
+        if p.dtype.is_floating_point and p.numel():
+            with torch.no_grad():
+                x = p.detach()
+                x = x.to_local() if hasattr(x, "to_local") else x
+                if x.numel() and not bool((x.abs() <= 1e30).all()):
+                    bad.append(n)
+    if bad:
+        shown = ", ".join(bad[:8]) + (", ..." if len(bad) > 8 else "")
+        raise ValueError(
+            f"init_module_: {len(bad)} parameter(s) have no known init and hold uninitialized memory (NaN, "
+            f"infinite or above 1e30), as after to_empty(): {shown}. init_module_ cannot re-create them; {_POINTER}"
+        )
+
+
+def _meta_twin(t):
+    import torch
+
+    return torch.empty(tuple(t.shape), dtype=t.dtype, device="meta")
+
+
+def _backup(module):
+    seen, out = set(), []
+    for t in list(module.parameters()) + list(module.buffers()):
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append((t, t.detach().clone()))
+    return out
+
+
+def _restore(backup):
+    import torch
+
+    with torch.no_grad():
+        for t, old in backup:
+            t.detach().copy_(old)

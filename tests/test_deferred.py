@@ -1,0 +1,427 @@
+"""deferred_init / materialize_ (issue 10), in one process.
+
+Every model is compared with its own eager build (torch's constructor run for real), built
+twice with different torch seeds: a tensor equal in both eager builds is a constant or a
+computed buffer and must be bit-identical after materialize_; elements zero in both (a
+padding row) must be zero too; every other tensor is random and, with at least 1000
+elements, must pass a two-sample KS test against the eager build (p > 1e-6) for several
+materialize_ seeds. Every fresh allocation of materialize_ is poisoned (NaN, ints -1)
+before the replay, so an element the replay does not write shows up as NaN. The
+expectations come from torch's eager construction, never from fastinit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+scipy_stats = pytest.importorskip("scipy.stats")
+
+import fastinit  # noqa: E402
+import fastinit._deferred as deferred_mod  # noqa: E402
+from fastinit import deferred_init, materialize_  # noqa: E402
+from fastinit._deferred import DeferredInitError  # noqa: E402
+
+P_MIN = 1e-6
+KS_MIN_ELEMENTS = 1000
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(autouse=True)
+def poisoned(monkeypatch):
+    """Fresh memory of materialize_ starts as NaN / -1: unwritten elements are visible."""
+    monkeypatch.setattr(deferred_mod, "_POISON", True)
+
+
+# --- the comparison with the eager build --------------------------------------------------
+
+
+def named_tensors(model):
+    out = dict(model.named_parameters(remove_duplicate=False))
+    out.update(model.named_buffers(remove_duplicate=False))
+    return out
+
+
+def tied_names(model):
+    """Groups of names that are the same tensor object."""
+    groups = {}
+    for n, t in named_tensors(model).items():
+        groups.setdefault(id(t), []).append(n)
+    return sorted(sorted(g) for g in groups.values() if len(g) > 1)
+
+
+def eager_pair(build):
+    torch.manual_seed(101)
+    a = build()
+    torch.manual_seed(202)
+    b = build()
+    return a, b
+
+
+def _np(x):
+    return x.detach().to("cpu", torch.float64).reshape(-1).numpy()
+
+
+def check_against_eager(build, seeds=(1, 2), what="", eager=None, make=None):
+    """materialize_(deferred_init(build)) against two eager builds. Returns the last
+    materialized model. ``make`` builds the deferred one (default deferred_init(build))."""
+    e1, e2 = eager if eager is not None else eager_pair(build)
+    E1, E2 = named_tensors(e1), named_tensors(e2)
+    model = None
+    n_random = n_exact = 0
+    for s in seeds:
+        model = make() if make is not None else deferred_init(build)
+        assert all(t.is_meta for t in named_tensors(model).values() if t.numel()), f"{what}: not built on meta"
+        materialize_(model, seed=s)
+        D = named_tensors(model)
+        assert sorted(D) == sorted(E1), f"{what}: names differ: {sorted(set(D) ^ set(E1))}"
+        assert tied_names(model) == tied_names(e1), f"{what}: ties differ"
+        for n, x in D.items():
+            a, b = E1[n], E2[n]
+            assert x.shape == a.shape and x.dtype == a.dtype, f"{what}: {n}: {x.shape} {x.dtype} vs {a.shape} {a.dtype}"
+            assert x.device.type != "meta", f"{what}: {n} still on meta"
+            assert type(x) is type(a), f"{what}: {n}: {type(x).__name__} vs {type(a).__name__}"
+            x = x.detach().cpu()
+            if x.is_floating_point():
+                assert not x.isnan().any(), f"{what}: {n} has NaN (unwritten memory) after materialize_"
+            if torch.equal(a, b):
+                n_exact += 1
+                assert torch.equal(x, a.detach()), f"{what}: {n} is a constant/computed tensor and differs from eager"
+                continue
+            n_random += 1
+            if x.is_floating_point():
+                # zeros in both eager builds: padding rows, masked parts (equal nonzero floats
+                # do coincide by chance among millions of random values)
+                fixed = (a == 0) & (b == 0)
+                assert torch.equal(x[fixed], a[fixed]), f"{what}: {n}: elements zero in eager (e.g. padding) differ"
+            if x.numel() >= KS_MIN_ELEMENTS:
+                p = scipy_stats.ks_2samp(_np(x), _np(a)).pvalue
+                assert p > P_MIN, f"{what}: {n}: KS p={p:.3g} against the eager build (seed {s}, n={x.numel()})"
+    assert n_exact + n_random == len(E1) * len(seeds)
+    return model
+
+
+def state_equal(m1, m2):
+    a, b = named_tensors(m1), named_tensors(m2)
+    assert sorted(a) == sorted(b)
+    return all(torch.equal(a[n].detach().cpu(), b[n].detach().cpu()) for n in a)
+
+
+# --- a module that does everything in its constructor ---------------------------------------
+
+
+class LayerScale(nn.Module):
+    def __init__(self, dim, init_values=1e-5):
+        super().__init__()
+        self.gamma = nn.Parameter(init_values * torch.ones(dim))  # timm's layer scale
+
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.fc2 = nn.Linear(4 * dim, dim)
+        self.ls = LayerScale(dim)
+
+
+class Everything(nn.Module):
+    def __init__(self, vocab=300, dim=64, pad=5, max_pos=128):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim, padding_idx=pad)
+        self.blocks = nn.ModuleList([Block(dim) for _ in range(2)])
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.emb.weight  # tied
+        self.direct = nn.Parameter(torch.randn(dim, 4 * dim) * 0.02)  # torch.randn parameter, scaled
+        self.u = nn.Parameter(torch.rand(dim, dim))
+        self.q = nn.Parameter(torch.empty(4 * dim, dim))
+        self.q.data.normal_(0.0, 0.5)  # through .data
+        self.orth = nn.Parameter(torch.empty(dim, 2 * dim))
+        nn.init.orthogonal_(self.orth)  # a whole-tensor init fastinit does not have
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=False)  # computed, non-persistent
+        t = torch.arange(max_pos, dtype=torch.float32)
+        self.register_buffer("cos_cached", torch.outer(t, inv_freq).cos(), persistent=False)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # int buffer
+        self.register_buffer("position_ids", torch.arange(max_pos).expand((1, -1)), persistent=False)
+        self.register_buffer("perm", torch.randperm(dim))  # an int RNG buffer
+        self.register_buffer("mask", torch.tril(torch.ones(16, 16, dtype=torch.bool)))
+        self.apply(self._init)
+        with torch.no_grad():
+            self.emb.weight[pad].zero_()  # padding row, after the tied head's init
+            self.blocks[0].fc1.weight[:, :4] = 0  # an indexing write
+            self.u.mul_(2).sub_(1)  # an in-place chain: U(-1, 1)
+
+    def _init(self, m):
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            m.weight.data.fill_(1.0)
+            m.bias.data.zero_()
+
+
+def test_everything_matches_eager():
+    m = check_against_eager(Everything, what="Everything")
+    assert m.head.weight is m.emb.weight
+    assert torch.equal(m.emb.weight[5], torch.zeros(64))
+    assert torch.equal(m.blocks[0].fc1.weight[:, :4], torch.zeros(256, 4))
+    assert torch.equal(m.perm.sort().values, torch.arange(64))  # a permutation
+    assert m.u.min() >= -1 and m.u.max() < 1 and m.u.min() < -0.9 and m.u.max() > 0.9
+    w = m.orth.detach().double()
+    assert torch.allclose(w @ w.T, torch.eye(64, dtype=torch.float64), atol=1e-5)  # orthogonal rows
+    assert m.blocks[0].ls.gamma.requires_grad and isinstance(m.direct, nn.Parameter)
+    # the trunc_normal_ weights are trunc_normal, not the kaiming_uniform_ nn.Linear wrote first
+    assert m.blocks[1].fc2.weight.std() < 0.025  # kaiming_uniform_ would give 0.036
+
+
+def test_torch_transformer_matches_eager():
+    def build():
+        return nn.Transformer(d_model=64, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
+                              dim_feedforward=128, dropout=0.0)
+
+    check_against_eager(build, what="nn.Transformer")
+
+
+class Zoo(nn.Module):
+    """torch's own modules, each with its reset_parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(16, 32, 3)
+        self.bn = nn.BatchNorm2d(32)
+        self.lstm = nn.LSTM(32, 48, num_layers=2)
+        self.gru = nn.GRUCell(16, 40)
+        self.mha = nn.MultiheadAttention(64, 4, kdim=32, vdim=32, add_bias_kv=True)
+        self.bag = nn.EmbeddingBag(100, 24, padding_idx=0)
+        self.prelu = nn.PReLU(8)
+        self.bil = nn.Bilinear(20, 30, 40)
+        self.gn = nn.GroupNorm(4, 32)
+
+
+def test_torch_modules_match_eager_and_work():
+    m = check_against_eager(Zoo, what="Zoo")
+    out, _ = m.lstm(torch.zeros(3, 2, 32))  # the LSTM's flat weights point at the real parameters
+    assert torch.isfinite(out).all()
+    assert all(not w.is_meta for w in m.lstm._flat_weights)
+
+
+def test_same_seed_same_model_and_seed_none_follows_manual_seed():
+    a = materialize_(deferred_init(Everything), seed=7)
+    b = materialize_(deferred_init(Everything), seed=7)
+    assert state_equal(a, b)
+    c = materialize_(deferred_init(Everything), seed=8)
+    assert not torch.equal(a.q, c.q) and torch.equal(a.inv_freq, c.inv_freq)
+    torch.manual_seed(3)
+    d = materialize_(deferred_init(Everything))
+    torch.manual_seed(3)
+    e = materialize_(deferred_init(Everything))
+    assert state_equal(d, e)
+    g = torch.Generator().manual_seed(5)
+    f = materialize_(deferred_init(Everything), generator=g)
+    g.manual_seed(5)
+    h = materialize_(deferred_init(Everything), generator=g)
+    assert state_equal(f, h) and not torch.equal(f.q, d.q)
+    # materialize_ again on the real model re-initializes it in place, to the same values
+    ptr = a.q.data_ptr()
+    materialize_(a, seed=7)
+    assert a.q.data_ptr() == ptr and state_equal(a, b)
+
+
+def test_values_keyed_by_seed_and_name():
+    """The first RNG op of a tensor is fastinit's fill with seed derive_seed(s, name)."""
+    from fastinit._module import derive_seed
+
+    m = materialize_(deferred_init(Everything), seed=11)
+    want = torch.empty(256, 64)
+    fastinit.normal_(want, 0.0, 0.5, seed=derive_seed(11, "q"))
+    assert torch.equal(m.q.detach(), want)
+    # its 2nd RNG op (the trunc_normal_ after nn.Linear's kaiming_uniform_) is keyed "name#1"
+    w = torch.empty(64, 256)
+    fastinit.trunc_normal_(w, std=0.02, seed=derive_seed(11, "blocks.1.fc2.weight#1"))
+    assert torch.equal(m.blocks[1].fc2.weight.detach(), w)
+
+
+def test_threads_do_not_change_values():
+    old_t, old_f = torch.get_num_threads(), fastinit.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        fastinit.set_num_threads(1)
+        a = materialize_(deferred_init(Everything, dim=128), seed=5)
+        torch.set_num_threads(3)
+        fastinit.set_num_threads(3)
+        b = materialize_(deferred_init(Everything, dim=128), seed=5)
+    finally:
+        torch.set_num_threads(old_t)
+        fastinit.set_num_threads(old_f)
+    assert state_equal(a, b)
+
+
+def test_submodule_order_does_not_change_values():
+    class AB(nn.Module):
+        def __init__(self, swap):
+            super().__init__()
+            if swap:
+                self.b = nn.Linear(8, 8)
+                self.a = nn.Linear(8, 8)
+            else:
+                self.a = nn.Linear(8, 8)
+                self.b = nn.Linear(8, 8)
+
+    x = materialize_(deferred_init(AB, False), seed=2)
+    y = materialize_(deferred_init(AB, True), seed=2)
+    assert torch.equal(x.a.weight, y.a.weight) and torch.equal(x.b.bias, y.b.bias)
+
+
+def test_record_does_not_run_meta_kernels_fresh_process():
+    """No dispatch mode and no meta kernel that imports torch._dynamo while recording."""
+    script = textwrap.dedent(f"""
+        import sys, json
+        sys.path.insert(0, {_HERE!r})
+        import torch, fastinit
+        from test_deferred import Everything
+        m = fastinit.deferred_init(Everything)
+        print(json.dumps({{"dynamo": "torch._dynamo" in sys.modules,
+                          "meta": all(p.is_meta for p in m.parameters())}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res == {"dynamo": False, "meta": True}
+
+
+# --- what raises ---------------------------------------------------------------------------
+
+
+def test_values_of_deterministic_tensors_are_computed():
+    class Rates(nn.Module):  # timm: drop-path rates from torch.linspace(...).tolist()
+        def __init__(self):
+            super().__init__()
+            rates = [x.tolist() for x in torch.linspace(0, 0.5, 6).split([2, 4])]
+            self.n = int(torch.arange(5).sum())
+            self.w = nn.Parameter(torch.full((2,), rates[1][-1]))
+
+    m = materialize_(deferred_init(Rates), seed=0)
+    assert m.n == 10 and torch.equal(m.w, torch.full((2,), 0.5))
+
+
+def test_value_dependent_shapes():
+    class Picks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            r = torch.arange(10)
+            self.register_buffer("even", torch.nonzero(r % 2 == 0).flatten())
+            self.register_buffer("big", r[r > 6] * 2)
+            self.w = nn.Parameter(torch.randn(4))
+
+    m = check_against_eager(Picks, what="Picks")
+    assert m.even.tolist() == [0, 2, 4, 6, 8] and m.big.tolist() == [14, 16, 18]
+
+    class RandomPick(nn.Module):
+        def __init__(self):
+            super().__init__()
+            w = torch.randn(8)
+            self.register_buffer("pos", w[w > 0])
+
+    with pytest.raises(DeferredInitError, match=r"values of a random tensor"):
+        deferred_init(RandomPick)
+
+
+def test_value_dependent_op_raises_naming_it():
+    class Bad(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(4))
+            if self.w.sum().item() > 0:
+                pass
+
+    with pytest.raises(DeferredInitError, match=r"item\(\)"):
+        deferred_init(Bad)
+
+
+def test_unwritten_empty_raises_naming_the_tensor():
+    class Half(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.empty(4, 4))
+            with torch.no_grad():
+                self.w[:2].fill_(1.0)
+
+    m = deferred_init(Half)
+    with pytest.raises(DeferredInitError, match=r"w: 8 of 16 elements .* never written"):
+        materialize_(m, seed=0)
+
+
+def test_meta_tensor_from_outside_raises_naming_the_parameter():
+    outside = torch.empty(3, device="meta")
+
+    class Uses(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(outside * 2)
+
+    with pytest.raises(DeferredInitError, match=r"w: a meta tensor that was not created under deferred_init"):
+        deferred_init(Uses)
+
+
+def test_meta_tensor_added_after_deferred_init_raises():
+    m = deferred_init(nn.Linear, 4, 4)
+    m.extra = nn.Parameter(torch.empty(3, device="meta"))
+    with pytest.raises(DeferredInitError, match=r"added after deferred_init .*: extra"):
+        materialize_(m, seed=0)
+
+
+def test_resize_raises():
+    class R(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.empty(2))
+            self.w.data.resize_(4)
+
+    with pytest.raises(DeferredInitError, match="resize_"):
+        deferred_init(R)
+
+
+def test_materialize_needs_a_record():
+    with pytest.raises(DeferredInitError, match="not built by fastinit.deferred_init"):
+        materialize_(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="seed must be in"):
+        materialize_(deferred_init(nn.Linear, 2, 2), seed=-1)
+
+
+def test_torch_nn_init_restored_and_real_tensors_untouched():
+    before = {n: getattr(torch.nn.init, n) for n in ("normal_", "trunc_normal_", "orthogonal_", "zeros_")}
+    real = torch.ones(3)
+
+    class K(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            torch.nn.init.zeros_(real)  # a real tensor: torch's function runs for real
+
+    deferred_init(K)
+    assert {n: getattr(torch.nn.init, n) for n in before} == before
+    assert torch.equal(real, torch.zeros(3))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_equals_cpu():
+    a = materialize_(deferred_init(Everything), "cpu", seed=9)
+    b = materialize_(deferred_init(Everything), "cuda", seed=9)
+    assert b.q.device.type == "cuda"
+    for n, t in named_tensors(a).items():
+        u = named_tensors(b)[n].cpu()
+        if n == "orth":  # torch's QR on the seeded CPU generator's values, then copied: same
+            assert torch.equal(t, u), n
+        elif n == "cos_cached":  # torch's own cos on each device
+            assert torch.allclose(t, u, atol=1e-6), n
+        else:
+            assert torch.equal(t, u), n
