@@ -812,6 +812,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         mode = max(a, min(mean, b))
         -0.5 * ((mode - mean) / std) ** 2  # torch's log_peak: its OverflowError, if any
         checks = ("uniform_", (a, b))
+    if is_torch_tensor(tensor) and tensor.dtype.is_complex:
+        # torch samples a complex tensor, then its rejection test compares it with the
+        # bounds (lt when p > 0.3, else gt), which has no complex kernel; fastinit raises
+        # that error before writing or drawing anything
+        raise NotImplementedError(f"\"{'lt' if p > 0.3 else 'gt'}_{tensor.device.type}\" not implemented for "
+                                  f"'{_torch_dtype_label(tensor.dtype)}'")
     return _fill(tensor, "trunc_normal", (mean, std, a, b), generator, seed, offset, checks)
 
 
