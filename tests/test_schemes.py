@@ -214,3 +214,23 @@ def test_gpt2_scheme_on_hf_llama_meta_built():
         assert torch.equal(layer.input_layernorm.weight.detach(), torch.ones(512))  # LlamaRMSNorm: a norm
     assert abs(_std(m.model.embed_tokens.weight) / 0.02 - 1) < 0.03
     assert all(torch.isfinite(p).all() for p in m.parameters())
+
+
+@pytest.mark.parametrize("scheme", ["kaiming", "xavier", "lecun", "gpt2"])
+def test_init_module_scheme_is_apply_scheme(scheme):
+    """init_module_(model, scheme=...) gives bit for bit what apply_scheme gives, and a
+    different result from torch's defaults (scheme="torch")."""
+    a, b, c = _model(), _model(), _model()
+    fastinit.init_module_(a, seed=11, scheme=scheme, nonlinearity="tanh")
+    apply_scheme(b, scheme, nonlinearity="tanh", seed=11)
+    fastinit.init_module_(c, seed=11)
+    for (name, x), y, z in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+        assert torch.equal(x, y), name
+    assert not torch.equal(a.state_dict()["0.weight"], c.state_dict()["0.weight"])
+
+
+def test_init_module_scheme_refuses_meta_tensors_first():
+    with torch.device("meta"):
+        m = nn.Linear(8, 4)
+    with pytest.raises(ValueError, match="deferred_init"):
+        fastinit.init_module_(m, seed=1, scheme="kaiming")

@@ -385,7 +385,8 @@ def _clear_hf_flags(module):
                 pass
 
 
-def init_module_(module, generator=None, *, seed=None, library_init=True):
+def init_module_(module, generator=None, *, seed=None, library_init=True, scheme="torch", nonlinearity="relu",
+                 residual_names=None):
     """Re-initialize ``module`` in place, as torch's default construction would.
 
     Every parameter (and the buffers torch's defaults set, such as BatchNorm's running
@@ -404,7 +405,17 @@ def init_module_(module, generator=None, *, seed=None, library_init=True):
             key, derived from ``seed`` and the tensor's qualified name (``"layers.0.weight"``):
             the values depend on the seed and the names only, not on the traversal order.
         library_init (bool, keyword-only): also call the root's ``init_weights()`` after
-            torch's defaults. Default True.
+            torch's defaults. Default True. Only for ``scheme="torch"``: a named scheme
+            replaces a library's own init.
+        scheme (str or callable, keyword-only): ``"torch"`` (default: torch's module
+            defaults, as above), ``"kaiming"``, ``"xavier"``, ``"lecun"``, ``"gpt2"`` or a
+            rule function; see :func:`fastinit.apply_scheme`, which this calls for any
+            scheme but ``"torch"``.
+        nonlinearity (str, keyword-only): the activation the ``"kaiming"`` scheme's gain is
+            computed for. Default ``"relu"``.
+        residual_names (iterable of str, keyword-only, optional): for ``"gpt2"``, the
+            names of the residual output projections (default: found as
+            :func:`fastinit.apply_scheme` describes).
 
     Returns:
         ``module`` itself.
@@ -437,6 +448,11 @@ def init_module_(module, generator=None, *, seed=None, library_init=True):
     for n, b in module.named_buffers():
         names.setdefault(id(b), n)
     _refuse_meta(module)
+    if not (isinstance(scheme, str) and scheme == "torch"):
+        from ._schemes import apply_scheme
+
+        return apply_scheme(module, scheme, nonlinearity=nonlinearity, seed=seed, generator=generator,
+                            residual_names=residual_names)
 
     # 1. plan: children first; a later rule for the same tensor replaces the earlier one.
     steps = []  # ("fill", tensor, op) | ("call", qualname, fn)
