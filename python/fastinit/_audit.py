@@ -45,8 +45,20 @@ class AuditReport:
     rows: list = field(default_factory=list)
 
     def table(self) -> str:
-        """One line per layer: activations' and gradients' RMS and std, and the
-        activation RMS relative to the input's."""
+        """The report as a text table, one line per row.
+
+        Columns: the row number, the layer's qualified name and class (cut to 28 and 18
+        characters), its output's activation RMS and std across examples, the activation
+        RMS relative to the input's (``x input``; nan when the input's RMS is 0), and the
+        gradient's RMS and std (nan where no gradient reached the output). A first line
+        ``(input)`` gives the input's RMS and std.
+
+        Returns:
+            The table, lines joined by newlines, numbers in ``%10.4g``.
+
+        Example:
+            >>> print(fastinit.audit(model, x).table())
+        """
         head = (f"{'#':>3}  {'layer':<28} {'type':<18} {'act rms':>10} {'act std':>10} {'x input':>10} "
                 f"{'grad rms':>10} {'grad std':>10}")
         lines = [head, "-" * len(head),
@@ -58,7 +70,21 @@ class AuditReport:
         return "\n".join(lines)
 
     def plot(self, path, title=None):
-        """A PNG at ``path``: activation and gradient RMS per layer, log scale."""
+        """Write a PNG at ``path``: activation and gradient RMS per layer, log scale.
+
+        The same figure as ``plot_reports({"model": self}, path, title=title)``
+        (matplotlib, Agg backend, imported only here).
+
+        Args:
+            path: the file to write (str or path-like).
+            title (str): the figure's title; default None (no title).
+
+        Returns:
+            None.
+
+        Example:
+            >>> fastinit.audit(model, x).plot("audit.png", title="torch default init")
+        """
         plot_reports({"model": self}, path, title=title)
 
     def last_ratio(self) -> float:
@@ -89,10 +115,60 @@ def _rms_std(t):
 
 
 def audit(module, example_input, *, loss_fn=None):
-    """Run ``module(example_input)`` forward and backward with hooks; return an
-    :class:`AuditReport` (``.table()``, ``.plot(path)``). ``example_input``: a tensor, or a
-    tuple of positional arguments. The module's parameters get ``.grad`` from the pass (they
-    are set back to what they were: nothing is accumulated). See the module docstring."""
+    """Measure how the signal's scale moves through ``module`` at initialization.
+
+    Runs ``module(example_input)`` forward and backward once with hooks: a check of an
+    initialization, not a fill (it draws nothing from fastinit's streams). For every
+    submodule that runs (``nn.ModuleList`` and ``nn.ModuleDict`` excepted; in the order
+    its forward returns; a module run twice gets two rows, the second named
+    ``name#2``), from its output tensor (the output itself, the first tensor of a tuple or
+    list output, else the output's ``last_hidden_state``), if floating point:
+
+    * ``act_rms``: ``sqrt(mean(y^2))`` over all elements;
+    * ``act_std``: the spread across examples, ``sqrt(mean over positions of var over
+      dim 0)`` (population variance); it equals ``act_rms`` for a zero-mean signal that
+      varies with the input, and falls below it when part of the output is the same for
+      every example (a bias floor). With a batch of 1 it is the std over all elements;
+    * ``grad_rms``, ``grad_std``: the same of the gradient of the loss with respect to that
+      output (a tensor hook, so in-place activations are fine); nan when no gradient
+      reaches it.
+
+    The loss: ``loss_fn(output)`` if given, else ``(output * z).sum()`` with ``z`` standard
+    normal noise of a fixed seed (``torch.Generator().manual_seed(0)``; the global RNG is
+    not touched): the output's gradient then has RMS ~1, and each row's gradient RMS is the
+    backward pass's gain from the output to that layer. No backward pass runs when the
+    output does not require grad. The module's parameters get ``.grad`` from the pass and
+    are set back to what they were: nothing is accumulated. The hooks are removed
+    afterwards, also when the pass raises. See the module docstring for what the numbers
+    mean.
+
+    Args:
+        module (torch.nn.Module): the model to measure; it runs in the mode it is in
+            (a module in training mode updates what its forward updates, e.g. batch norm
+            running statistics).
+        example_input: a tensor, or a tuple of positional arguments for ``module``
+            (one of them a tensor).
+        loss_fn (keyword-only): a function of the module's output returning a scalar
+            tensor to back-propagate; default None (the fixed-noise loss above).
+
+    Returns:
+        An ``AuditReport``: ``input_rms``, ``input_std`` (of the first tensor of
+        ``example_input``; nan when it is not floating point)
+        and ``rows`` (one ``LayerStats`` per module output: ``name``, ``kind`` (the class
+        name), ``shape``, ``act_rms``, ``act_std``, ``grad_rms``, ``grad_std``), with
+        ``.table()``, ``.plot(path)`` and ``.last_ratio()``.
+
+    Raises:
+        TypeError: ``module`` is not a ``torch.nn.Module``; ``example_input`` is not a
+            tensor or a tuple holding one. Whatever the module's forward or ``loss_fn``
+            raises propagates (hooks removed, gradients restored).
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Linear(512, 512), torch.nn.ReLU())
+        >>> report = fastinit.audit(model, torch.randn(256, 512))
+        >>> print(report.table())
+        >>> report.plot("audit.png")
+    """
     import torch
 
     if not isinstance(module, torch.nn.Module):

@@ -82,9 +82,31 @@ def _write_whole(tensor, whole) -> None:
 
 
 def eye_(tensor):
-    """Fill the 2-D ``tensor`` with the identity matrix, as ``torch.nn.init.eye_``
-    (ones at ``[i, i]`` for ``i < min(rows, cols)``, zeros elsewhere; any dtype torch's
-    ``torch.eye`` takes). A DTensor gets, on each rank, its part of the global identity."""
+    """Fill the 2-D ``tensor`` with the identity matrix.
+
+    Drop-in for ``torch.nn.init.eye_``: ones at ``[i, i]`` for ``i < min(rows, cols)``,
+    zeros elsewhere, in any dtype that ``torch.eye`` takes. Deterministic: no random
+    numbers, so there is no ``seed``, ``offset`` or ``generator``; the same values as
+    torch, the same checks, exception types and messages. A DTensor gets, on each rank,
+    its part of the global identity.
+
+    Args:
+        tensor: the 2-D torch tensor to fill in place (CPU or CUDA; an ``nn.Parameter``; a
+            DTensor). NumPy arrays are refused (use ``torch.from_numpy``).
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        TypeError: ``tensor`` is not a ``torch.Tensor``.
+        ValueError: ``tensor`` is not 2-D ("Only tensors with 2 dimensions are
+            supported", torch's message). A dtype that ``torch.eye`` refuses raises
+            torch's own error.
+
+    Example:
+        >>> w = torch.empty(3, 5)
+        >>> fastinit.eye_(w)          # w[i, i] = 1 for i < 3, 0 elsewhere
+    """
     import torch
 
     _torch_only(tensor, "eye_")
@@ -103,13 +125,45 @@ def eye_(tensor):
 
 
 def dirac_(tensor, groups=1):
-    """Fill the {3, 4, 5}-D ``tensor`` with the Dirac delta, as ``torch.nn.init.dirac_``:
-    zeros, and for each group ``g`` and ``d < min(out_channels // groups, in_channels)`` a
-    one at ``[g * (out_channels // groups) + d, d, k // 2, ...]`` (the kernel's centre).
+    """Fill the {3, 4, 5}-D ``tensor`` with the Dirac delta.
+
+    Drop-in for ``torch.nn.init.dirac_``: zeros, and for each group ``g`` and
+    ``d < min(out_channels // groups, in_channels)`` a one at
+    ``[g * (out_channels // groups) + d, d, k // 2, ...]`` (the kernel's centre), so that a
+    convolution with this weight passes its input channels through (as many as it has
+    output channels per group). Deterministic: no random numbers, so there is no
+    ``seed``, ``offset`` or ``generator``.
 
     torch's checks, exception types and messages, in its order. Where torch raises only
     after zeroing the tensor (``groups`` not an int, a zero-size kernel dim), fastinit raises
-    the same exception before writing anything. A DTensor: each rank writes its part."""
+    the same exception before writing anything. A meta tensor is returned after the
+    checks, untouched. A DTensor: each rank writes its part.
+
+    Args:
+        tensor: the torch tensor to fill in place, 3, 4 or 5 dimensions in the layout
+            ``(out_channels, in_channels, *kernel)`` (CPU or CUDA; an ``nn.Parameter``; a
+            DTensor). NumPy arrays are refused (use ``torch.from_numpy``).
+        groups (int): the number of groups of the convolution; ``out_channels`` must be
+            divisible by it. Default 1.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        TypeError: ``tensor`` is not a ``torch.Tensor``; ``groups`` is not an int (from
+            ``range``, as in torch).
+        ValueError: not 3, 4 or 5 dimensions ("Only tensors with 3, 4, or 5 dimensions are
+            supported"); ``out_channels`` not divisible by ``groups`` ("dim 0 must be
+            divisible by groups").
+        IndexError: a zero-size kernel dim while there are ones to place (torch's
+            indexing error).
+        Nothing is written when a call raises.
+
+    Example:
+        >>> w = torch.empty(16, 16, 3, 3)
+        >>> fastinit.dirac_(w)                            # a 3x3 conv that is the identity
+        >>> fastinit.dirac_(torch.empty(24, 8, 3), groups=3)
+    """
     import torch
 
     _torch_only(tensor, "dirac_")
@@ -155,11 +209,15 @@ def dirac_(tensor, groups=1):
 
 
 def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
-    """Fill ``tensor`` with a (semi-)orthogonal matrix, as ``torch.nn.init.orthogonal_``
-    (Saxe et al. 2013), trailing dims flattened: ``rows = size(0)``, ``cols = numel / rows``.
+    """Fill ``tensor`` with a (semi-)orthogonal matrix.
+
+    Drop-in for ``torch.nn.init.orthogonal_`` (Saxe et al. 2013), plus the keyword-only
+    ``seed`` and ``offset``; trailing dims flattened: ``rows = size(0)``,
+    ``cols = numel / rows``. A tensor with no elements, or on ``meta``, is returned
+    untouched.
 
     torch's algorithm step for step: a ``(rows, cols)`` temporary of the tensor's dtype
-    filled by :func:`fastinit.normal_` (N(0, 1), stream ``(seed, offset + i)`` over the
+    filled by ``fastinit.normal_`` (N(0, 1), stream ``(seed, offset + i)`` over the
     temporary's row-major index ``i``; one key drawn from ``generator`` when ``seed`` is
     None), transposed when ``rows < cols``, QR-factorized, ``Q`` multiplied column-wise by
     ``sign(diag(R))`` (Mezzadri, arXiv:math-ph/0609050, so ``Q`` is Haar-distributed),
@@ -169,17 +227,50 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
     host, the QR in float64 with torch's LAPACK on one thread (``torch.set_num_threads(1)``
     for the duration of the call: process-wide, so other threads' torch CPU ops run on one
     thread meanwhile), so a seed gives the same bits on CPU and CUDA and on any thread
-    count, and 16-bit dtypes (which torch's CPU QR refuses) work too. The QR is LAPACK's
-    (torch's build), so across CPU types or torch builds its float64 result may differ in the
-    last bits; rounded to float32 or narrower that almost never shows, in float64 it can.
-    Cost: a
-    ``rows x cols`` temporary and its float64 copy on the host, a host QR of
+    count, and 16-bit dtypes (which torch's CPU QR refuses) work too. The values depend
+    only on (seed, offset, shape, dtype, gain), with one caveat: the QR is LAPACK's
+    (torch's build), so across CPU types or torch builds its float64 result may differ in
+    the last bits; rounded to float32 or narrower that almost never shows, in float64 it
+    can. Cost: a ``rows x cols`` temporary and its float64 copy on the host, a host QR of
     O(rows * cols * min(rows, cols)) flops, and for CUDA tensors one host-to-device copy.
 
     DTensor: every rank computes the whole matrix (same seed rule as every fastinit fill:
     the same ``seed``, or the same generator state on every rank) and keeps its part.
     Cost per rank: the full QR and a full-size host temporary, not a shard's worth;
     no communication.
+
+    Args:
+        tensor: the torch tensor to fill in place, at least 2 dimensions: CPU or CUDA,
+            float32, float64, float16 or bfloat16 (the dtypes ``fastinit.normal_``
+            takes), any strided view, an ``nn.Parameter``, a DTensor. NumPy arrays are
+            refused (use ``torch.from_numpy``).
+        gain (float): the factor the orthogonal matrix is multiplied by. Default 1.
+        generator: where the key comes from when ``seed`` is None: a ``torch.Generator``
+            (default: ``torch.default_generator``, the CPU generator, also for CUDA
+            tensors). One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced.
+        offset (int, keyword-only): the stream index of element 0 of the ``(rows, cols)``
+            temporary, in [0, 2**64); default 0. Every output value depends on the whole
+            temporary (the QR), so filling a part of a tensor with an offset does not give
+            that part of the whole tensor's values.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        TypeError: ``tensor`` is not a ``torch.Tensor``.
+        ValueError: fewer than 2 dimensions ("Only tensors with 2 or more dimensions are
+            supported", torch's message).
+        RuntimeError: an overlapping view (torch's message).
+        The exception type and message of ``fastinit.normal_`` for a dtype it refuses, a
+        bad generator, or a seed or offset outside [0, 2**64). All of these are raised
+        before anything is written.
+
+    Example:
+        >>> w = torch.empty(256, 512)
+        >>> fastinit.orthogonal_(w, seed=0)     # the same bits on CPU, CUDA, any thread count
+        >>> fastinit.orthogonal_(w, gain=fastinit.calculate_gain("relu"))
     """
     import torch
 
@@ -237,10 +328,13 @@ _SPARSE_RANK_NAME = "fastinit.sparse_:zeros"
 
 
 def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
-    """Fill the 2-D ``tensor`` as a sparse matrix, as ``torch.nn.init.sparse_`` (Martens
-    2010): N(0, std^2) values, then in every column ``num_zeros = ceil(sparsity * rows)``
-    entries set to 0 (torch's count, including its slicing of a negative or too large
-    count: ``len(range(rows)[:num_zeros])`` zeros per column).
+    """Fill the 2-D ``tensor`` as a sparse matrix: normal values, some of each column zeroed.
+
+    Drop-in for ``torch.nn.init.sparse_`` (Martens 2010), plus the keyword-only ``seed``
+    and ``offset``: N(0, std^2) values, then in every column
+    ``num_zeros = ceil(sparsity * rows)`` entries set to 0 (torch's count, including its
+    slicing of a negative or too large count: ``len(range(rows)[:num_zeros])`` zeros per
+    column).
 
     Both from fastinit's counter streams, under one 64-bit key ``k`` (``seed``, or one draw
     from ``generator`` / ``torch.default_generator``):
@@ -253,9 +347,45 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
       a uniformly random subset per column, as torch's ``randperm(rows)[:num_zeros]``,
       and depends only on ``(k, offset, shape)``.
 
-    Unlike torch (whose ``randperm`` ignores ``generator``), ``generator`` controls both.
-    A DTensor: values filled shard by shard; every rank computes the whole ranking
-    (``rows x cols`` float64 on the host) and zeroes its part.
+    So the values depend only on (k, offset, shape, dtype, std, sparsity): the same bits on
+    any thread count, SIMD path, device and sharding. Unlike torch (whose ``randperm``
+    ignores ``generator``), ``generator`` controls both. A DTensor: values filled shard by
+    shard; every rank computes the whole ranking (``rows x cols`` float64 on the host) and
+    zeroes its part. A tensor with no elements is checked and returned untouched (no key
+    drawn); a ``meta`` tensor is returned untouched.
+
+    Args:
+        tensor: the 2-D torch tensor to fill in place: CPU or CUDA, float32, float64,
+            float16 or bfloat16 (the dtypes ``fastinit.normal_`` takes), any strided view,
+            an ``nn.Parameter``, a DTensor. NumPy arrays are refused (use
+            ``torch.from_numpy``).
+        sparsity (float): the fraction of each column set to zero (count as above).
+        std (float): the standard deviation of the normal values. Default 0.01.
+        generator: where the key comes from when ``seed`` is None: a ``torch.Generator``
+            (default: ``torch.default_generator``, the CPU generator, also for CUDA
+            tensors). One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the key ``k``, in [0, 2**64). When given, no generator is
+            read or advanced.
+        offset (int, keyword-only): the stream index of element ``(0, 0)``, for both the
+            values and the ranking keys, in [0, 2**64); default 0.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        TypeError: ``tensor`` is not a ``torch.Tensor``.
+        ValueError: ``tensor`` is not 2-D ("Only tensors with 2 dimensions are supported",
+            torch's message).
+        The exception types and messages of torch's ``tensor.normal_(0, std,
+        generator=generator)`` for a bad ``std`` or ``generator`` and of
+        ``fastinit.normal_`` for a dtype or view it refuses, checked before any draw;
+        TypeError or ValueError for a seed or offset outside [0, 2**64). Nothing is
+        written and no generator advances when a call raises.
+
+    Example:
+        >>> w = torch.empty(100, 50)
+        >>> fastinit.sparse_(w, sparsity=0.1, seed=0)     # 10 zeros in every column
+        >>> fastinit.sparse_(w, 0.9, std=0.02, generator=torch.Generator().manual_seed(1))
     """
     import torch
 
@@ -346,8 +476,11 @@ def variance_scaling_std(shape, scale=1.0, mode="fan_in"):
 
 def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_normal", generator=None, *,
                       seed=None, offset=0):
-    """``jax.nn.initializers.variance_scaling(scale, mode, distribution)`` for torch's
-    weight layout: zero mean and standard deviation ``sqrt(scale / n)``.
+    """Fill ``tensor`` with JAX's variance-scaling initializer, in torch's weight layout.
+
+    ``jax.nn.initializers.variance_scaling(scale, mode, distribution)`` for torch's
+    weight layout: zero mean and standard deviation ``sqrt(scale / n)``, plus the
+    ``generator``, ``seed`` and ``offset`` of every fastinit fill.
 
     ``n`` (JAX's docs): ``fan_in``, ``fan_out`` or ``(fan_in + fan_out) / 2``, computed as
     torch computes fans for its ``(out, in, *kernel)`` layout: ``fan_in = size(1) x
@@ -357,14 +490,57 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
     * ``"truncated_normal"``: N(0, s^2) truncated to ``[-2 s, 2 s]`` with
       ``s = sqrt(scale / n) / 0.87962566103423978`` (JAX's correction: the std of the
       standard normal truncated at +-2), so the samples' std is ``sqrt(scale / n)``; drawn
-      by :func:`fastinit.trunc_normal_` (exact inversion).
-    * ``"normal"``: N(0, scale / n) by :func:`fastinit.normal_`.
-    * ``"uniform"``: U(-sqrt(3 scale / n), sqrt(3 scale / n)) by :func:`fastinit.uniform_`.
+      by ``fastinit.trunc_normal_`` (exact inversion).
+    * ``"normal"``: N(0, scale / n) by ``fastinit.normal_``.
+    * ``"uniform"``: U(-sqrt(3 scale / n), sqrt(3 scale / n)) by ``fastinit.uniform_``.
 
-    ``scale`` must be >= 0 (``scale == 0`` fills zeros, as JAX's product does), ``mode`` and
-    ``distribution`` one of the above: else ValueError with JAX's wording. Zero-element
-    tensors warn and are returned untouched (torch's kaiming convention). ``seed``,
-    ``offset`` and ``generator``: see :func:`fastinit.uniform_`.
+    ``scale == 0`` fills zeros, as JAX's product does. Zero-element tensors warn and are
+    returned untouched (torch's kaiming convention).
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, at least 2 dimensions (torch's
+            ``(out, in, *kernel)`` layout): a torch tensor on CPU or CUDA (float32,
+            float64, float16, bfloat16; any strided view; an ``nn.Parameter``; a DTensor,
+            each rank filling its shard), a NumPy array (the same dtypes, bfloat16 as
+            ``ml_dtypes.bfloat16``) or an object with ``__cuda_array_interface__``.
+        scale (float): the variance scale, >= 0. Default 1.0.
+        mode (str): which ``n``: ``"fan_in"`` (default), ``"fan_out"`` or ``"fan_avg"``.
+        distribution (str): ``"truncated_normal"`` (default), ``"normal"`` or
+            ``"uniform"``, as above.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        ValueError: in JAX's order: ``scale`` not >= 0 ("`scale` must be a positive float.
+            Got: ..."), fewer than 2 dimensions (torch's fan message), an unknown ``mode``
+            or ``distribution`` (JAX's wording).
+        The exception type and message that the underlying fill (``fastinit.normal_``,
+        ``fastinit.uniform_`` or ``fastinit.trunc_normal_``) raises for what it refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a bad
+        generator, a seed or offset outside [0, 2**64)). Nothing is written and no
+        generator advances when a call raises.
+
+    Example:
+        >>> w = torch.empty(512, 256)
+        >>> fastinit.variance_scaling_(w, 2.0, "fan_in", "truncated_normal", seed=0)  # He, truncated
+        >>> fastinit.variance_scaling_(w, 1.0, "fan_avg", "uniform")                 # Glorot uniform
     """
     shape = _shape(tensor)
     # JAX's order: scale (checked when the initializer is built), fans, mode, distribution
@@ -389,13 +565,100 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
 
 
 def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
-    """``jax.nn.initializers.lecun_uniform``: ``variance_scaling_(tensor, 1.0, "fan_in",
-    "uniform")``, U(-sqrt(3 / fan_in), sqrt(3 / fan_in)) (LeCun et al., Efficient BackProp,
-    1998)."""
+    """Fill ``tensor`` with LeCun uniform values: U(-sqrt(3 / fan_in), sqrt(3 / fan_in)).
+
+    ``jax.nn.initializers.lecun_uniform`` for torch's ``(out, in, *kernel)`` layout:
+    exactly ``variance_scaling_(tensor, 1.0, "fan_in", "uniform")``, so the values have
+    std ``1 / sqrt(fan_in)`` (LeCun et al., Efficient BackProp, 1998). Drawn by
+    ``fastinit.uniform_``; a zero-element tensor warns and is returned untouched.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, at least 2 dimensions (torch's
+            ``(out, in, *kernel)`` layout): a torch tensor on CPU or CUDA (float32,
+            float64, float16, bfloat16; any strided view; an ``nn.Parameter``; a DTensor,
+            each rank filling its shard), a NumPy array (the same dtypes, bfloat16 as
+            ``ml_dtypes.bfloat16``) or an object with ``__cuda_array_interface__``.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        ValueError: fewer than 2 dimensions (torch's fan message).
+        The exception type and message that the underlying fill (``fastinit.normal_``,
+        ``fastinit.uniform_`` or ``fastinit.trunc_normal_``) raises for what it refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a bad
+        generator, a seed or offset outside [0, 2**64)). Nothing is written and no
+        generator advances when a call raises.
+
+    Example:
+        >>> w = torch.empty(256, 128)
+        >>> fastinit.lecun_uniform_(w, seed=0)       # bound sqrt(3 / 128)
+    """
     return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, seed=seed, offset=offset)
 
 
 def lecun_normal_(tensor, generator=None, *, seed=None, offset=0):
-    """``jax.nn.initializers.lecun_normal``: ``variance_scaling_(tensor, 1.0, "fan_in",
-    "truncated_normal")``, std 1 / sqrt(fan_in) after truncation at 2 sigma."""
+    """Fill ``tensor`` with LeCun normal values: std 1 / sqrt(fan_in) after truncation at 2 sigma.
+
+    ``jax.nn.initializers.lecun_normal`` for torch's ``(out, in, *kernel)`` layout:
+    exactly ``variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal")``: N(0, s^2)
+    truncated to ``[-2 s, 2 s]`` with ``s = (1 / sqrt(fan_in)) / 0.87962566103423978``, so
+    the samples' std is ``1 / sqrt(fan_in)`` (LeCun et al., Efficient BackProp, 1998).
+    Drawn by ``fastinit.trunc_normal_`` (exact inversion); a zero-element tensor warns and
+    is returned untouched.
+
+    The element at row-major position ``i`` of the shape (not its memory address) gets a
+    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
+    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
+    sharding. docs/STREAM.md defines the bits.
+
+    Args:
+        tensor: the tensor or array to fill in place, at least 2 dimensions (torch's
+            ``(out, in, *kernel)`` layout): a torch tensor on CPU or CUDA (float32,
+            float64, float16, bfloat16; any strided view; an ``nn.Parameter``; a DTensor,
+            each rank filling its shard), a NumPy array (the same dtypes, bfloat16 as
+            ``ml_dtypes.bfloat16``) or an object with ``__cuda_array_interface__``.
+        generator: where the key comes from when ``seed`` is None. For a torch tensor a
+            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
+            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
+            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
+            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
+        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
+            is read or advanced, and the values depend only on (seed, offset, shape,
+            dtype, parameters).
+        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
+            0. A part of a tensor filled with offset = the global index of its first
+            element gets exactly the values the whole tensor holds there.
+
+    Returns:
+        ``tensor`` itself, filled.
+
+    Raises:
+        ValueError: fewer than 2 dimensions (torch's fan message).
+        The exception type and message that the underlying fill (``fastinit.normal_``,
+        ``fastinit.uniform_`` or ``fastinit.trunc_normal_``) raises for what it refuses
+        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a bad
+        generator, a seed or offset outside [0, 2**64)). Nothing is written and no
+        generator advances when a call raises.
+
+    Example:
+        >>> w = torch.empty(256, 128)
+        >>> fastinit.lecun_normal_(w, seed=0)        # std 1 / sqrt(128)
+    """
     return variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal", generator, seed=seed, offset=offset)

@@ -177,10 +177,84 @@ def _is_residual(qual: str, names) -> bool:
 
 
 def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=None, residual_names=None):
-    """Re-initialize ``module`` with a named scheme (``"kaiming"``, ``"xavier"``,
-    ``"lecun"``, ``"gpt2"``) or a user rule function; every tensor the scheme does not
-    name gets torch's default rule. Returns ``module``. See the module docstring for the
-    tables, how gpt2 finds residual projections, and the seed rule."""
+    """Re-initialize every parameter of ``module`` with a named scheme or a user rule.
+
+    A named scheme (``"kaiming"``, ``"xavier"``, ``"lecun"``, ``"gpt2"``) is a table from
+    (kind of module, parameter) to a fill (the module docstring has the tables: kinds
+    ``linear``, ``residual``, ``embedding``, ``norm``); every tensor the scheme does not
+    name gets torch's default rule, exactly as ``fastinit.init_module_`` would give it, so
+    a model built on ``meta`` is completely initialized (``torch.nn.init`` fills one tensor
+    at a time; this fills a whole model). A library's own ``init_weights()``
+    (Hugging Face, timm) is *not* run here: the scheme replaces it. The order: torch's
+    default rules (post-order, each tensor once; a module with its own
+    ``reset_parameters`` has it called, under ``patch_torch_init``, unless the scheme
+    fills all its parameters), then the scheme's fills (parameter order), so a called
+    ``reset_parameters`` never overwrites them. Hugging Face's ``Conv1D`` weight
+    (``(in, out)``) is filled through its transpose so that fans are right; an
+    embedding's ``padding_idx`` row is zeroed after its scheme fill.
+
+    gpt2's residual projections (N(0, 0.02 / sqrt(2 n_layers))): the ``linear`` modules
+    inside the repeated blocks (the children of the longest ``nn.ModuleList`` /
+    ``nn.Sequential`` of at least 2 children of one class; ``n_layers`` its length) whose
+    qualified name equals an entry of ``residual_names``, ends with ``"." + entry``, or
+    whose last name component is an entry.
+
+    Seeds, exactly as ``init_module_``: with ``seed=s`` the tensor named ``name`` is filled
+    with ``seed=derive_seed(s, name)``, offset 0, so its values depend only on (s, name,
+    shape, rule), on any thread count, SIMD path, device and sharding (a called
+    ``reset_parameters`` runs with ``torch.default_generator`` seeded by
+    ``derive_seed(s, qualified_name + ":reset_parameters")`` and restored afterwards).
+    With ``seed=None`` each fill draws one key from ``generator`` (default
+    ``torch.default_generator``), in the order above.
+
+    Args:
+        module (torch.nn.Module): the model, re-initialized in place.
+        scheme: ``"kaiming"`` (``kaiming_normal_(fan_in, nonlinearity)`` weights, zero
+            biases), ``"xavier"`` (``xavier_uniform_(gain=calculate_gain(nonlinearity))``,
+            zero biases), ``"lecun"`` (``lecun_normal_``, zero biases), ``"gpt2"``
+            (N(0, 0.02) linear and embedding weights, residual projections scaled, zero
+            biases, norms 1 and 0), or a function
+            ``rule(name, tensor, module, *, seed, generator) -> bool``: every tensor first
+            gets torch's default rule, then ``rule`` is called for every parameter
+            (``name`` qualified, ``module`` its owner, ``seed`` the tensor's derived seed or
+            None); it fills ``tensor`` (with fastinit's functions and
+            ``seed=seed, generator=generator`` to keep the seed guarantee) and returns
+            True, or returns False to keep the default.
+        nonlinearity (str, keyword-only): the nonlinearity for ``"kaiming"`` and
+            ``"xavier"``'s gain, as for ``fastinit.calculate_gain``. Default ``"relu"``;
+            ignored by the other schemes.
+        seed (int, keyword-only): the model seed ``s`` above, in [0, 2**64); default None.
+        generator (torch.Generator, keyword-only): where each fill's key comes from when
+            ``seed`` is None; default ``torch.default_generator``.
+        residual_names (keyword-only): gpt2's residual projection names: a tuple of last
+            name components, qualified names (``"h.0.mlp.c_proj"``) or name suffixes
+            (``"mlp.fc2"``), or one such str. Default ``DEFAULT_RESIDUAL_NAMES``,
+            ``("c_proj", "o_proj", "down_proj", "out_proj")``. Only gpt2 uses it.
+
+    Returns:
+        ``module`` itself.
+
+    Raises:
+        TypeError: ``module`` is not a ``torch.nn.Module``; ``generator`` is not a
+            ``torch.Generator``; ``seed`` is not an int.
+        ValueError: an unknown scheme name; ``seed`` outside [0, 2**64); an unknown
+            ``nonlinearity`` for ``"kaiming"`` or ``"xavier"`` (``calculate_gain``'s
+            message). All raised before anything is written.
+        Warnings (UserWarning): gpt2 found no repeated block list (no residual projection
+        is scaled), or no residual projection named by ``residual_names`` inside it; some
+        parameters have no rule and were left unchanged (the first 8 names listed).
+
+    Example:
+        >>> model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+        >>> fastinit.apply_scheme(model, "kaiming", seed=0)   # the same model on any machine
+        >>> fastinit.apply_scheme(gpt2, "gpt2", seed=0)       # c_proj: N(0, 0.02 / sqrt(2 n_layers))
+        >>> def zero_biases(name, tensor, module, *, seed, generator):
+        ...     if name.endswith(".bias"):
+        ...         fastinit.zeros_(tensor)
+        ...         return True
+        ...     return False
+        >>> fastinit.apply_scheme(model, zero_biases, seed=0)
+    """
     import torch
 
     from ._bound import calculate_gain
