@@ -209,11 +209,9 @@ def guard(model, cfg):
     with torch.device("meta"):
         ref = build_model(cfg)
     params = dict(model.named_parameters())
-    ref_params = dict(ref.named_parameters())
-    for name in GUARD_PARAMS:  # materialize only these; meta tensors are left alone by init_module_
-        mod_name, _, leaf = name.rpartition(".")
-        mod = ref.get_submodule(mod_name)
-        mod._parameters[leaf] = torch.nn.Parameter(torch.empty(ref_params[name].shape))
+    # init_module_ refuses meta tensors: the whole reference is allocated (one unsharded
+    # copy per rank, after the timed and measured part)
+    ref.to_empty(device="cpu")
     fastinit.init_module_(ref, seed=SEED)
     ref_params = dict(ref.named_parameters())
     out = {}
@@ -349,9 +347,10 @@ def run_rank(rank, world, port, a):
                     rec["concurrent_s"].append(e - s)
                     rec["concurrent_span"].append((s, e))
                 dist.barrier()
+            # before the guard, which holds an unsharded reference model
+            rec["peak_rss_after_gib"] = peak_rss_gib()
             if mode in ("fastinit", "slice_fastinit"):
                 rec["guard"] = guard(model, cfg)
-            rec["peak_rss_after_gib"] = peak_rss_gib()
             out["modes"][mode] = rec
         out["process_cpu_s"] = cpu_and_faults()[0]
         return out
