@@ -229,11 +229,6 @@ def test_seed_table_torch(stream_doc):
     assert torch.equal(got, fastinit.uniform_(torch.zeros(16), seed=key))
 
 
-def test_oracle_placeholder_is_marked(stream_doc):
-    # Where the exact sequences of the normal family's functions go (one begin, one end).
-    assert stream_doc.count("<!-- ORACLE-NORMAL-BEGIN") == 1 and stream_doc.count("<!-- ORACLE-NORMAL-END -->") == 1
-
-
 # ---------------------------------------------------------------------------
 # citations
 
@@ -422,3 +417,29 @@ def test_readme_install_times_come_from_their_result_file(readme):
     _, rows = table(text, "source")
     assert rows[0][1:3] == [f"{m.group(1)} s", f"{m.group(2)} s"]
     assert rows[-1][1:3] == [f"{m.group(3)} s", f"{m.group(4)} s"]
+
+
+def _doc_list(doc: str, label: str, after: str) -> list:
+    """The comma-separated numbers on the line ``<label>: ...`` that follows ``after``."""
+    m = re.search(rf"^\s+{re.escape(label)}: (.+)$", doc[doc.index(after):], re.M)
+    assert m, f"docs/STREAM.md: no '{label}:' line after {after!r}"
+    return [float(x) for x in m.group(1).split(",")]
+
+
+def test_stream_md_exact_sequences_have_the_oracles_coefficients(stream_doc):
+    """Section 6.1 prints every coefficient the independent oracle (tests/reference.py)
+    uses, and the oracle matches the kernels bit for bit (test_normal_reference.py): so
+    the document alone reproduces the normal family."""
+    doc = stream_doc
+    for table, name in ((R.PPND7, "PPND7 (binary32):"), (R.PPND16, "PPND16 (binary64):")):
+        for group, coeffs in table.items():
+            assert _doc_list(doc, group, name) == [float(c) for c in coeffs], (name, group)
+    assert _doc_list(doc, "Lg1..Lg7", "**log64(x)**") == [float(c) for c in R._LG]
+    y0 = re.search(r"^\s+y  = ([-\d.e]+)$", doc, re.M).group(1)
+    rest = re.search(r"y  = fma\(y, f, c\) for c in (.+)$", doc, re.M).group(1)
+    assert [float(y0)] + [float(x) for x in rest.split(",")] == [float(c) for c in R._LOG32_P]
+    exp_p = re.search(r"P5, P4, P3, P2, P1 = (.+)$", doc, re.M).group(1)
+    assert [float(x) for x in exp_p.split(",")] == list(R._EXP_P)
+    for label, coeffs in (("a0..a4", R._ANORM_A), ("b0..b3", R._ANORM_B), ("c0..c8", R._ANORM_C),
+                          ("d0..d7", R._ANORM_D), ("p0..p5", R._ANORM_P), ("q0..q4", R._ANORM_Q)):
+        assert _doc_list(doc, label, "**ndtr64(x)**") == list(coeffs), label

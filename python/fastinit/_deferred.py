@@ -834,9 +834,35 @@ def _unbind_recorders(repl):
 
 
 def deferred_init(module_fn, *args, **kwargs):
-    """Run ``module_fn(*args, **kwargs)`` with every tensor on the meta device, recording
-    what construction does to each parameter and buffer; return the module (meta).
-    ``materialize_`` allocates and initializes it. See the module docstring."""
+    """Build a model on the meta device in milliseconds, recording what its constructor
+    does to every parameter and buffer.
+
+    Runs ``module_fn(*args, **kwargs)`` under a ``TorchFunctionMode`` with every tensor it
+    creates on the meta device (no memory, no fill), and records per storage how it was
+    created (allocation, constant, RNG factory, computed from other tensors) and every
+    in-place write to it through any view (RNG methods, ``torch.nn.init`` functions,
+    ``fill_``, ``copy_``, ``mul_``, indexing writes, ``.data``). :func:`materialize_`
+    allocates the model and replays the record. Values needed while recording
+    (``item()``, ``tolist()``, data-dependent shapes) are computed for real when no random
+    op is involved.
+
+    Args:
+        module_fn (callable): builds and returns a ``torch.nn.Module`` (a class, a factory
+            such as ``timm.create_model`` or ``AutoModel.from_config``, a lambda).
+        *args, **kwargs: passed to ``module_fn``.
+
+    Returns:
+        The module, every parameter and buffer on ``meta``, carrying its record.
+
+    Raises:
+        DeferredInitError (a RuntimeError): the value of a random tensor is needed while
+            recording (the op is named), or ``resize_`` / ``set_`` on a recorded tensor.
+        TypeError: ``module_fn`` does not return a ``torch.nn.Module``.
+
+    Example:
+        >>> model = fastinit.deferred_init(LlamaForCausalLM, config)   # milliseconds
+        >>> fastinit.materialize_(model, "cpu", seed=1234)
+    """
     torch = _torch()
     from torch.overrides import TorchFunctionMode
 
@@ -1178,11 +1204,51 @@ def _get_tensor(module, qual, kind):
 
 
 def materialize_(module, device=None, *, seed=None, generator=None):
-    """Allocate every meta tensor of a module built by :func:`deferred_init` on ``device``
-    (default: the device its constructor asked for, else CPU) and initialize it by
-    replaying its constructor, random ops as fastinit fills keyed by (seed, qualified
-    name, op ordinal). Already real tensors are re-initialized in place. Returns
-    ``module``. See the module docstring."""
+    """Allocate a model built by :func:`deferred_init` and initialize it as its
+    constructor did.
+
+    Every meta tensor is allocated on ``device`` (tied parameters once, and they stay
+    tied) and its record is replayed from the last op that overwrote it whole. Random ops
+    become fastinit counter-based fills keyed by ``(seed, qualified name, op ordinal)``
+    (``derive_seed(seed, name)`` for a tensor's first random op, ``name + "#j"`` for its
+    j-th), so values depend on neither module order, thread count, device nor sharding;
+    random ops fastinit has no fill for (``randint``, ``randperm``, ``bernoulli_``...) run
+    torch's own op with a CPU generator seeded the same way. Everything else is torch's
+    own op: constants and computed buffers are bit-identical to an eager build. A model
+    sharded on meta (``fully_shard``, ``distribute_tensor``, ``parallelize_module``) gets
+    each rank's shards only: elementwise chains are replayed on the local shard; other
+    records build the whole tensor as a temporary, one tensor at a time, and keep the
+    shard. Tensors that are already real are re-initialized in place.
+
+    Args:
+        module (torch.nn.Module): the model :func:`deferred_init` returned (also after
+            sharding it on meta).
+        device (str or torch.device, optional): where to allocate. Default: the device
+            the constructor asked for, else CPU.
+        seed (int, keyword-only, optional): in [0, 2**64); the model's values then depend
+            only on it and the tensors' names.
+        generator (torch.Generator, keyword-only, optional): where one key is drawn from
+            when ``seed`` is None (default ``torch.default_generator``).
+
+    Returns:
+        ``module`` itself, allocated and initialized.
+
+    Raises:
+        DeferredInitError (a RuntimeError): ``module`` was not built by
+            :func:`deferred_init`; an ``empty`` tensor of which nothing writes every
+            element (eager construction would leave garbage there); a recorded op that
+            fails on replay (named with its tensor).
+        TypeError: ``module`` is not a ``torch.nn.Module`` or ``generator`` is not a
+            ``torch.Generator``.
+        ValueError: ``seed`` outside [0, 2**64).
+
+    Example:
+        >>> model = fastinit.deferred_init(MyModel, width=4096)
+        >>> fastinit.materialize_(model, "cpu", seed=1234)
+        >>> model2 = fastinit.materialize_(fastinit.deferred_init(MyModel, width=4096), seed=1234)
+        >>> all(torch.equal(a, b) for a, b in zip(model.parameters(), model2.parameters()))
+        True
+    """
     torch = _torch()
     from ._seed import check_u64, torch_seed
 
