@@ -849,7 +849,8 @@ def deferred_init(module_fn, *args, **kwargs):
     Args:
         module_fn (callable): builds and returns a ``torch.nn.Module`` (a class, a factory
             such as ``timm.create_model`` or ``AutoModel.from_config``, a lambda).
-        *args, **kwargs: passed to ``module_fn``.
+        args: positional arguments passed to ``module_fn``.
+        kwargs: keyword arguments passed to ``module_fn``.
 
     Returns:
         The module, every parameter and buffer on ``meta``, carrying its record.
