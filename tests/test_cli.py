@@ -98,8 +98,22 @@ def test_head_to_head_without_torch_uses_numpy():
     assert "numpy Philox" in r.stdout and r.stdout.rstrip().endswith("bounds check: ok")
 
 
+def test_audit_without_torch_says_it_needs_torch():
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None  # import torch raises ImportError
+        from fastinit.__main__ import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    r = run("audit", "--layers", "2", code=code)
+    assert r.returncode == 2
+    assert "python -m fastinit audit needs torch" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_audit_runs_the_mlp_case_and_writes_the_plot(tmp_path):
     """The real audit, small: both inits' tables, the prediction line and the PNG."""
+    pytest.importorskip("torch", reason="the audit runs torch models: needs torch")
     png = tmp_path / "audit.png"
     r = run("audit", "--layers", "3", "--width", "32", "--seed", "0", "--plot", str(png))
     assert r.returncode == 0, r.stderr
@@ -114,6 +128,7 @@ def test_audit_runs_the_mlp_case_and_writes_the_plot(tmp_path):
 
 
 def test_audit_block_runs_a_transformer_block():
+    pytest.importorskip("torch", reason="the audit runs torch models: needs torch")
     r = run("audit", "--block", "--layers", "1", "--width", "32", "--seed", "0")
     assert r.returncode == 0, r.stderr
     assert "TransformerEncoder" in r.stdout and "LayerNorm" in r.stdout

@@ -157,7 +157,12 @@ def _explain_bound(args):
 
 
 def _audit(args):
-    from fastinit import _audit as audit  # needs torch (and matplotlib for --plot)
+    try:
+        import torch  # noqa: F401  the audit runs torch models
+    except ImportError:
+        print("python -m fastinit audit needs torch (pip install torch): it runs torch models", file=_sys.stderr)
+        return 2
+    from fastinit import _audit as audit
 
     rc = audit.run_cli(args)
     return 0 if rc is None else int(rc)
