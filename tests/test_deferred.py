@@ -19,9 +19,9 @@ import textwrap
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  a test dependency: missing is a failure
 nn = torch.nn
-scipy_stats = pytest.importorskip("scipy.stats")
+import scipy.stats as scipy_stats  # noqa: E402
 
 import fastinit  # noqa: E402
 import fastinit._deferred as deferred_mod  # noqa: E402

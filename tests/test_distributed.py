@@ -30,8 +30,8 @@ import time
 
 import pytest
 
-torch = pytest.importorskip("torch")
-dist = pytest.importorskip("torch.distributed")
+import torch  # noqa: E402  a test dependency: missing is a failure
+import torch.distributed as dist  # noqa: E402
 if not dist.is_available():  # pragma: no cover - depends on the torch build
     pytest.skip("torch.distributed is not available in this torch build", allow_module_level=True)
 pytest.importorskip("torch.distributed.tensor", reason="DTensor (torch.distributed.tensor) needs torch >= 2.4")

@@ -18,9 +18,9 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402  a test dependency: missing is a failure
 nn = torch.nn
-scipy_stats = pytest.importorskip("scipy.stats")
+import scipy.stats as scipy_stats  # noqa: E402
 
 import fastinit  # noqa: E402
 import reference  # noqa: E402  (tests/ is on sys.path, see conftest)
@@ -623,3 +623,28 @@ def test_library_init_direct_writes_win_and_each_tensor_filled_once():
     for _ in range(3):
         torch_seed(g2)
     assert torch.equal(g.get_state(), g2.get_state())
+
+
+def test_init_module_inside_patch_torch_init_gives_the_same_model():
+    """init_module_ runs reset_parameters under its own patch; inside a user's open
+    patch_torch_init block (already patched, reference-counted) the values are the same."""
+    nn = torch.nn
+
+    class Custom(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.empty(64, 32))
+            self.reset_parameters()
+
+        def reset_parameters(self):
+            nn.init.xavier_normal_(self.w)
+
+    def build():
+        return nn.Sequential(nn.Linear(32, 16), Custom(), nn.LayerNorm(8))
+
+    a, b = build(), build()
+    fastinit.init_module_(a, seed=5)
+    with fastinit.patch_torch_init():
+        fastinit.init_module_(b, seed=5)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name
