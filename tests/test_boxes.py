@@ -22,7 +22,7 @@ import reference as R
 from conftest import Guarded, assert_bits_equal
 from fastinit import _C
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
+import ml_dtypes
 DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64), "float16": np.dtype(np.float16),
           "bfloat16": np.dtype(ml_dtypes.bfloat16)}
 CODE = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
@@ -136,8 +136,7 @@ def test_bad_index_strides_refused(istrides, msg):
 
 # --- placements -------------------------------------------------------------------------
 
-torch = pytest.importorskip("torch")
-dtensor = pytest.importorskip("torch.distributed.tensor")
+import torch  # noqa: E402
 from torch.distributed.tensor import Replicate, Shard  # noqa: E402
 from torch.distributed.tensor.placement_types import _StridedShard  # noqa: E402
 

@@ -26,7 +26,7 @@ import fastinit
 import reference as R
 from conftest import c_fill
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
+import ml_dtypes
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16), BF16]
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -346,7 +346,7 @@ def _next_line(q, timeout, proc, what):
 
 
 def test_ctrl_c_interrupts_a_long_fill():
-    psutil = pytest.importorskip("psutil")
+    import psutil
     avail = psutil.virtual_memory().available
     # the full 2.2e9-element (4.4 GB) float16 array when there is room, else the largest
     # that leaves 4 GB free; the child then sizes the fill to about 12 s on the scalar path

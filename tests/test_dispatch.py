@@ -174,8 +174,6 @@ def test_isa_argument_unavailable(bad):
 def test_info_in_process():
     import fastinit
 
-    if not hasattr(fastinit, "info"):
-        pytest.skip("fastinit.info not available yet")
     inf = fastinit.info()
     env = os.environ.get("FASTINIT_CPU_ISA")
     if not env:

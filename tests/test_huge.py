@@ -19,7 +19,7 @@ import fastinit
 import reference as R
 from conftest import assert_bits_equal, c_fill
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
+import ml_dtypes
 BF16 = np.dtype(ml_dtypes.bfloat16)
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64), np.dtype(np.float16), BF16]
 DT_IDS = ["f32", "f64", "f16", "bf16"]
@@ -27,7 +27,7 @@ _U16 = np.uint16
 
 
 def _available_bytes() -> int:
-    psutil = pytest.importorskip("psutil")
+    import psutil
     return psutil.virtual_memory().available
 
 
@@ -41,7 +41,7 @@ def _bits(a):
 # ----------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_float16_tensor_past_2_31_elements():
-    torch = pytest.importorskip("torch")
+    import torch
     n = 2**31 + 2**20
     need = 10 << 30
     if _available_bytes() < need:
@@ -102,7 +102,7 @@ def test_column_of_wide_matrix(which):
     elif which == "three_columns":
         v = m[:, col:col + 3]
     else:
-        torch = pytest.importorskip("torch")
+        import torch
         v = torch.from_numpy(m)[:, col]
     strides = v.stride() if which == "torch_column" else tuple(s // 2 for s in v.strides)
     extent = (v.shape[0] - 1) * abs(strides[0]) * 2
@@ -177,7 +177,7 @@ def test_offset_plus_numel_wraps_past_2_64(dtype):
 
 
 def test_torch_offset_wrap_and_big_offsets():
-    torch = pytest.importorskip("torch")
+    import torch
     for tdt, dt in [(torch.float32, np.float32), (torch.float64, np.float64), (torch.float16, np.float16),
                     (torch.bfloat16, BF16)]:
         for off in (2**32 - 5, 2**63 + 1, 2**64 - 3):
@@ -202,7 +202,7 @@ def _check_fresh(a, seed):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_fresh_anonymous_mapping(threads):
     """Freshly mapped pages (never touched), filled from a misaligned start."""
-    mmap = pytest.importorskip("mmap")
+    import mmap
     m = mmap.mmap(-1, _FRESH_N * 4 + 4096)
     try:
         a = np.frombuffer(m, dtype=np.float32, count=_FRESH_N, offset=12)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import gc
 
+import ml_dtypes
 import numpy as np
+import psutil
 import pytest
 
 import fastinit
 
-psutil = pytest.importorskip("psutil")
-ml_dtypes = pytest.importorskip("ml_dtypes")
 BF16 = np.dtype(ml_dtypes.bfloat16)
 MB = 1 << 20
 
@@ -41,7 +41,7 @@ def test_million_small_numpy_calls_with_seed():
 
 
 def test_small_torch_calls_without_seed():
-    torch = pytest.importorskip("torch")
+    import torch
     ts = [torch.empty(16, dtype=dt) for dt in (torch.float32, torch.float64, torch.float16, torch.bfloat16)]
     w = torch.empty(8, 4)
     for i in range(10_000):
@@ -83,7 +83,7 @@ def test_refused_calls_do_not_leak():
 
 
 def test_thousand_large_calls():
-    torch = pytest.importorskip("torch")
+    import torch
     n = 1_000_000
     a = np.empty(n, np.float32)
     m = np.empty((1000, 1000), np.float16).T  # transposed: the strided path with its buffers
