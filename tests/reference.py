@@ -409,11 +409,17 @@ def fma64(a, b, c) -> np.ndarray:
     th, tl = _two_sum(c, uh)
     v = _round_odd_sum(tl, ul)
     out = th + v
-    # exact products / sums involving zero or non-finite values: plain arithmetic is exact
-    plain = ~np.isfinite(uh) | ~np.isfinite(c)
+    # a zero factor or non-finite values: the product is exact, so plain arithmetic is the
+    # single rounding, signed zeros included (fma(-x, 0.0, -0.0) is -0.0)
+    plain = ~np.isfinite(uh) | ~np.isfinite(c) | (a == 0) | (b == 0)
     if np.any(plain):
         with np.errstate(invalid="ignore"):
             out[plain] = a[plain] * b[plain] + c[plain]
+    # a product near the subnormal range: two_prod's error term underflows, so the
+    # round-to-odd sum is not exact there (a negative product that rounds to zero would
+    # come out +0.0); the rational scalar fma is
+    for i in np.flatnonzero(~plain & (np.abs(uh) < 2.0**-969)):
+        out.flat[i] = fma_scalar64(a.flat[i], b.flat[i], c.flat[i])
     return out
 
 

@@ -802,3 +802,55 @@ def test_fast_path_falls_back_for_errors_like_torch():
              ("normal_", (0.0, -1.0)), ("normal_", (0.0, math.nan)), ("uniform_", ("x", 1.0))]
     for name, args in cases:
         same_outcome_as_torch(name, lambda: torch.zeros(4, 5), args, {})
+
+
+# --- torch's one-element quirk and trunc_normal_'s check order on complex tensors -------
+
+
+@pytest.mark.parametrize("dt,tdt", [(np.float16, torch.float16), (ml_dtypes.bfloat16, torch.bfloat16)])
+@pytest.mark.parametrize("val", [65505.0, 65520.0, 1e39, 2.0**63, -1e39, 300.0])
+@pytest.mark.parametrize("n", [1, 2])
+def test_numpy_16bit_constant_follows_torch_on_one_and_two_elements(dt, tdt, val, n):
+    """torch's fill_ on a one-element float16/bfloat16 tensor converts through float32
+    with no range check (65520 -> inf); on two or more it raises the overflow error.
+    NumPy arrays get the same outcome."""
+    t = torch.zeros(n, dtype=tdt)
+    a = np.zeros(n, dtype=dt)
+    try:
+        torch.nn.init.constant_(t, val)
+        want = None
+    except RuntimeError as e:
+        want = str(e)
+    if want is None:
+        fastinit.constant_(a, val)
+        assert np.array_equal(a.view(np.uint16), t.view(torch.int16).numpy().view(np.uint16))
+    else:
+        with pytest.raises(RuntimeError) as got:
+            fastinit.constant_(a, val)
+        assert str(got.value) == want
+        assert not a.any()
+
+
+@pytest.mark.parametrize("args", [(0.0, 1.0, 2.0, -2.0), (0.0, 1.0, math.inf, 3.0), (0.0, 1.0, 1e39, 1e40),
+                                  (0.0, -1.0, 2.0, -2.0), (0.0, 1.0, -2.0, 2.0), (0.0, 1.0, -0.1, 0.1)])
+@pytest.mark.parametrize("layout", ["contiguous", "expanded"])
+def test_trunc_normal_complex_raises_what_torch_raises_first(args, layout):
+    def make():
+        t = torch.zeros(3, dtype=torch.complex64)
+        return t if layout == "contiguous" else torch.zeros(1, dtype=torch.complex64).expand(3)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.nn.init.trunc_normal_(make(), *args)
+            want = None
+        except Exception as e:  # noqa: BLE001
+            want = (type(e), str(e))
+        assert want is not None  # torch refuses every complex trunc_normal_
+        t = make()
+        g = torch.Generator().manual_seed(3)
+        state = g.get_state()
+        with pytest.raises(want[0]) as got:
+            fastinit.trunc_normal_(t, *args, generator=g)
+    assert str(got.value) == want[1]
+    assert not t.any() and torch.equal(g.get_state(), state)

@@ -150,6 +150,28 @@ def test_oracle_fma64_is_single_rounding():
         assert R.fma_scalar64(a[i], b[i], c[i]) == got[i]
 
 
+def test_oracle_fma64_near_underflow_and_signed_zeros():
+    """Products in and near the subnormal range (where TwoProd's error term underflows)
+    and exact zeros: the bits, signed zeros included, are those of one rounding."""
+    rng = np.random.default_rng(14)
+    n = 4000
+    a = rng.standard_normal(n) * 2.0 ** rng.integers(-600, -400, n)
+    b = rng.standard_normal(n) * 2.0 ** rng.integers(-620, -500, n)
+    c = np.where(rng.random(n) < 0.5, 0.0, rng.standard_normal(n) * 2.0 ** rng.integers(-1074, -1000, n))
+    a = np.concatenate([a, [-0.3, 0.3, -1.0, 2.0, -0.0, 5e-324]])
+    b = np.concatenate([b, [5e-324, -5e-324, 0.0, 0.0, 3.0, -0.5]])
+    c = np.concatenate([c, [0.0, 0.0, -0.0, -0.0, -0.0, 0.0]])
+
+    def one_rounding(x, y, z):
+        r = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+        if r == 0:  # an exact zero: IEEE's sign rule for x*y + z with an exact product
+            return float(x) * float(y) + float(z)
+        return float(r)
+
+    want = np.array([one_rounding(x, y, z) for x, y, z in zip(a, b, c)])
+    assert np.array_equal(R.fma64(a, b, c).view(np.uint64), want.view(np.uint64))
+
+
 def test_oracle_functions_are_the_documented_approximations():
     import scipy.special as sp
     rng = np.random.default_rng(13)

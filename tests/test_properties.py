@@ -364,8 +364,6 @@ def expected_view_bits(dtype, shape, params, seed, offset):
     if kind == "uniform":
         return R.expected_bits(shape, name, params[1], params[2], seed, offset)
     if kind == "normal":
-        if name == "float64" and abs(params[2]) < _FMA64_ORACLE_TINY_STD:
-            return _as_bits(_normal64_exact_fma(shape, params[1], params[2], seed, offset))
         return _as_bits(R.normal_expected(shape, name, params[1], params[2], seed, offset))
     if kind == "trunc":
         return _as_bits(R.trunc_normal_expected(shape, name, *params[1:], seed, offset))
@@ -373,23 +371,6 @@ def expected_view_bits(dtype, shape, params, seed, offset):
     twin = torch.zeros(shape, dtype=tdt)
     getattr(torch.nn.init, params[1])(twin, *params[2])
     return _bits_of(twin)
-
-
-# reference.fma64 (Boldo-Melquiond with two_prod) is not exact when z * std underflows into
-# the subnormal range: two_prod's error term is lost there, and a negative product that
-# rounds to zero comes out +0.0 where the single rounding of docs/STREAM.md section 7 gives
-# -0.0 (normal_(0.0, 5e-324) on float64: fastinit stores 0x8000000000000000, the fma);
-# likewise std == 0 with mean == -0.0 (fma(z < 0, 0.0, -0.0) is -0.0, the oracle +0.0).
-# For such std the float64 normal stream is built from the oracle's own pieces instead:
-# its z (the stream with mean 0, std 1, where the fma is exact) and its exact scalar fma
-# (reference.fma_scalar64, rational arithmetic). Reported for reference.py.
-_FMA64_ORACLE_TINY_STD = 2.0**-900
-
-
-def _normal64_exact_fma(shape, mean, std, seed, offset):
-    z = R.normal_expected(shape, "float64", 0.0, 1.0, seed, offset)
-    v = [R.fma_scalar64(float(x), float(std), float(mean)) for x in z.reshape(-1)]
-    return np.array(v, dtype=np.float64).reshape(z.shape)
 
 
 def _as_bits(a):
@@ -417,41 +398,6 @@ CONST_EXTRA_TORCH = list(INVALID_TORCH)
 
 def _is_complex(dtype):
     return (dtype.is_complex if isinstance(dtype, torch.dtype) else np.dtype(dtype).kind == "c")
-
-
-def numpy_one_element_16bit_overflow(case, fname, args) -> bool:
-    """KNOWN DIVERGENCE (fastinit wrong, reported; fastinit's code is not this branch's):
-    constant_ with a finite value beyond the largest float16/bfloat16 (65505.0, 1e30,
-    2**63, ...) on a NumPy float16/bfloat16 array of exactly ONE element. torch's fill_ on
-    a one-element tensor takes its scalar_fill path, which converts without the overflow
-    check (float16: 65505.0 -> 65504, 65520.0 -> inf; bfloat16: 1e39 -> inf), while with 2+
-    elements it raises "value cannot be converted to type c10::Half without overflow";
-    fastinit's _api._np_value always raises that RuntimeError. Exactly this class: torch
-    accepts the value on one element and refuses it on two."""
-    if (fname != "constant_" or case.backend != "numpy" or case.dtype not in (np.dtype(np.float16), BF16)
-            or _numel(case.shape) != 1):
-        return False
-    tdt = _NP_TO_TORCH[case.dtype]
-    outcomes = []
-    for n in (1, 2):
-        try:
-            torch.nn.init.constant_(torch.zeros(n, dtype=tdt), *args)
-            outcomes.append(None)
-        except Exception as e:  # noqa: BLE001
-            outcomes.append(type(e))
-    return outcomes == [None, RuntimeError]
-
-
-def trunc_normal_complex_refused_before_torch_checks(case, fname, twin_outcome) -> bool:
-    """KNOWN DIVERGENCE (fastinit wrong in its check order, reported): trunc_normal_ on a
-    complex torch tensor where torch's normal_/uniform_ step raises its RuntimeError
-    before the rejection test's comparison can raise NotImplementedError (e.g. a=2.0, b=-2.0:
-    "uniform_ expects to return a [from, to) range"; a=inf, b=3.0: "from is out of bounds";
-    mean=0, std=-1, a=2, b=-2: "normal expects std >= 0.0"; an overlapping view).
-    fastinit's _api.trunc_normal_ raises the "lt_cpu"/"gt_cpu" NotImplementedError before
-    those checks, so it raises NotImplementedError where torch raises RuntimeError."""
-    return (fname == "trunc_normal_" and case.backend == "torch" and _is_complex(case.dtype)
-            and twin_outcome is RuntimeError)
 
 
 def torch_twin_outcome(case, fname, args):
@@ -555,10 +501,6 @@ def predict(case: Case, fname, args, seed, offset, writable, native):
         # (trunc_normal_ on a complex torch tensor: torch's own NotImplementedError, which
         # the twin shows; the constants fill complex as torch does.)
         (soft if _numel(case.shape) == 0 and t is None else hard).add(TypeError)
-    if numpy_one_element_16bit_overflow(case, fname, args):
-        soft.add(RuntimeError)  # known divergence: fastinit refuses where torch stores
-    if trunc_normal_complex_refused_before_torch_checks(case, fname, t):
-        hard.add(NotImplementedError)  # known divergence: fastinit's complex refusal comes first
     if fname == "trunc_normal_" and t is None:
         try:
             finite = math.isfinite(float(args[0])) and math.isfinite(float(args[1]))
@@ -872,11 +814,10 @@ def test_valid_views_are_filled(fname, data):
     if torch_twin_outcome(case, fname, args) is not None:
         return  # e.g. xavier on a (0, 0) weight, constant_ beyond the dtype's range: torch raises too
     assert case.plainly_disjoint or _numel(case.shape) == 0, case.describe()
-    if not numpy_one_element_16bit_overflow(case, fname, args):  # the known divergence: check_call's model
-        try:
-            _call(fname, case.obj, args, seed, offset)
-        except Exception as e:  # noqa: BLE001
-            raise AssertionError(f"valid input refused: {type(e).__name__}: {e}: {fname}{args} {case.describe()}")
+    try:
+        _call(fname, case.obj, args, seed, offset)
+    except Exception as e:  # noqa: BLE001
+        raise AssertionError(f"valid input refused: {type(e).__name__}: {e}: {fname}{args} {case.describe()}")
     case.buf[:] = case.sentinel
     check_call(case, fname, args, seed, offset)
 

@@ -32,6 +32,9 @@ from ._dtensor import (
 )
 from ._seed import _isa_error, check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed, torch_seed_words
 from ._target import (
+    F16,
+    F32,
+    F64,
     _torch,
     _torch_dtype_code,
     _torch_dtype_label,
@@ -813,12 +816,34 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         -0.5 * ((mode - mean) / std) ** 2  # torch's log_peak: its OverflowError, if any
         checks = ("uniform_", (a, b))
     if is_torch_tensor(tensor) and tensor.dtype.is_complex:
-        # torch samples a complex tensor, then its rejection test compares it with the
-        # bounds (lt when p > 0.3, else gt), which has no complex kernel; fastinit raises
-        # that error before writing or drawing anything
-        raise NotImplementedError(f"\"{'lt' if p > 0.3 else 'gt'}_{tensor.device.type}\" not implemented for "
-                                  f"'{_torch_dtype_label(tensor.dtype)}'")
+        _refuse_complex_trunc_normal(tensor, p, checks, generator)
     return _fill(tensor, "trunc_normal", (mean, std, a, b), generator, seed, offset, checks)
+
+
+# torch's uniform_ checks a complex tensor's bounds against its real type
+_COMPLEX_REAL_CODE = {"complex32": F16, "complex64": F32, "complex128": F64}
+
+
+def _refuse_complex_trunc_normal(tensor, p, checks, generator):
+    """torch's trunc_normal_ on a complex tensor: its normal_ / uniform_ step runs (with
+    that method's argument, bound and overlap checks), then the rejection test compares the
+    sample with the bounds (lt when p > 0.3, else gt), which has no complex kernel. The
+    same errors in the same order, before anything is written or drawn."""
+    method, args = checks
+    n1, n2 = _ARG_NAMES[method]
+    x1 = _as_float(args[0], method, n1, 1)
+    x2 = _as_float(args[1], method, n2, 2)
+    if generator is not None:
+        _check_generator(generator, True, method)
+    if method == "normal_":
+        _check_normal_std(x2, tensor, True)
+    else:
+        check_bounds(x1, x2, _COMPLEX_REAL_CODE[str(tensor.dtype).replace("torch.", "")])
+    if not tensor.is_contiguous():
+        esz = tensor.element_size()
+        check_no_overlap(list(tensor.shape), [st * esz for st in tensor.stride()], esz)
+    raise NotImplementedError(f"\"{'lt' if p > 0.3 else 'gt'}_{tensor.device.type}\" not implemented for "
+                              f"'{_torch_dtype_label(tensor.dtype)}'")
 
 
 def _trunc_normal_params(mean, std, a, b):
@@ -902,12 +927,14 @@ def _scalar(val, op):
     raise TypeError(f"fastinit.{op}: val must be a number, not {type(val).__name__}")
 
 
-def _np_value(v, dtype):
+def _np_value(v, dtype, one_element=False):
     """The value torch's fill_ stores for Scalar ``v`` in ``dtype`` (c10::checked_convert):
     integers wrap into unsigned types from at most one turn below zero, floats truncate
     toward zero and must lie within the type's range, complex values need a zero
     imaginary part outside complex types; bool is ``v != 0``; finite values beyond a float
-    type's range overflow; the 16-bit floats round through float32."""
+    type's range overflow; the 16-bit floats round through float32. A one-element float16
+    or bfloat16 target takes torch's scalar fill, which converts through float32 with no
+    range check (65520.0 -> inf), as torch 2.13 does for one-element tensors."""
     import numpy as np
 
     kind = dtype.kind
@@ -946,10 +973,11 @@ def _np_value(v, dtype):
         v = v.real
     f = float(v)
     big = float.fromhex("0x1.fe00000000000p+127") if name == "bfloat16" else float(np.finfo(dtype).max)
-    if math.isfinite(f) and abs(f) > big:
+    if math.isfinite(f) and abs(f) > big and not (one_element and dtype.itemsize == 2):
         raise overflow
     if dtype.itemsize == 2:
-        f = float(np.asarray(np.float32(f)).astype(dtype))  # exact in the 16-bit type
+        with np.errstate(over="ignore"):
+            f = float(np.asarray(np.float32(f)).astype(dtype))  # exact in the 16-bit type
     return f
 
 
@@ -970,7 +998,7 @@ def _np_fill(array, val, op: str):
     target = _describe_numpy(array, any_dtype=True)
     if not target.contiguous:
         check_no_overlap(target.sizes, target.strides, target.itemsize)
-    v = _np_value(_scalar(val, op), dt)
+    v = _np_value(_scalar(val, op), dt, one_element=array.size == 1)
     array.fill(v)
     return array
 
