@@ -384,6 +384,9 @@ def test_public_function_docstrings(name, fn):
 
     doc = inspect.getdoc(fn)
     assert doc, f"{name} has no docstring"
+    from fastinit._docs import _FRAGMENTS
+
+    assert not any(key.strip() in doc for key in _FRAGMENTS), f"{name}: a shared fragment was not filled in"
     assert "Example:" in doc, f"{name}: no Example section"
     assert ":math:" not in doc and not re.search(r"^\s*\.\. \w+::", doc, re.M), \
         f"{name}: RST markup that help() shows raw"

@@ -16,6 +16,7 @@ import numbers
 import warnings
 
 from . import _C
+from ._docs import shared_doc
 from ._bound import (
     calculate_gain,
     correct_fan,
@@ -377,6 +378,7 @@ def _bump_version(tensor) -> None:
 # --------------------------------------------------------------------------
 
 
+@shared_doc
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` in place with values from the uniform distribution U(a, b).
 
@@ -389,34 +391,17 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
     sharding. docs/STREAM.md defines the bits. ``b`` itself is never stored (a value that rounds to it becomes ``a``).
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``.
+        {tensor_arg}
         a (float): the lower bound. Default 0.
         b (float): the upper bound, excluded. Default 1.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
 
     Raises:
         The exception type and message that ``torch.nn.init.uniform_`` raises for the same
-        input, in torch's order; TypeError or ValueError for what fastinit refuses
-        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        {refusals}
 
     Example:
         >>> w = torch.empty(3, 5)
@@ -435,6 +420,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
     return _fill(tensor, "uniform", (a, b), generator, seed, offset)
 
 
+@shared_doc
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with Kaiming (He) uniform values: U(-bound, bound).
 
@@ -446,44 +432,24 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     exactly ``1/sqrt(fan_in)``. A tensor with no elements warns, as torch's does, and is
     returned untouched.
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``. At least 2 dimensions.
+        {tensor_arg} At least 2 dimensions.
         a (float): the negative slope of the rectifier after this layer (used with
             ``'leaky_relu'``). Default 0.
         mode (str): ``'fan_in'`` (default) keeps the variance of the forward pass,
             ``'fan_out'`` that of the backward pass.
         nonlinearity (str): the non-linear function, as for :func:`calculate_gain`;
             ``'relu'`` or ``'leaky_relu'`` (default) are the usual choices.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
 
     Raises:
         The exception type and message that ``torch.nn.init.kaiming_uniform_`` raises for the same
-        input, in torch's order; TypeError or ValueError for what fastinit refuses
-        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        {refusals}
 
     Example:
         >>> w = torch.empty(3072, 768)
@@ -506,45 +472,26 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
 
 
+@shared_doc
 def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with Xavier (Glorot) uniform values: U(-bound, bound).
 
     Drop-in for ``torch.nn.init.xavier_uniform_``, with
     ``bound = gain * sqrt(6 / (fan_in + fan_out))`` in torch's operation order.
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``. At least 2 dimensions.
+        {tensor_arg} At least 2 dimensions.
         gain (float): the scaling factor. Default 1.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
 
     Raises:
         The exception type and message that ``torch.nn.init.xavier_uniform_`` raises for the same
-        input, in torch's order; TypeError or ValueError for what fastinit refuses
-        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        {refusals}
 
     Example:
         >>> w = torch.empty(3, 5)
@@ -563,6 +510,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
 # --------------------------------------------------------------------------
 
 
+@shared_doc
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with values from the normal distribution N(mean, std^2).
 
@@ -572,40 +520,20 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
     ``std`` must be >= 0 (torch's check and message); ``std == 0`` fills ``mean``;
     non-finite ``mean`` or ``std`` give what torch gives (inf and nan values).
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``.
+        {tensor_arg}
         mean (float): the mean. Default 0.
         std (float): the standard deviation. Default 1.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
 
     Raises:
         The exception type and message that ``torch.nn.init.normal_`` raises for the same
-        input, in torch's order; TypeError or ValueError for what fastinit refuses
-        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        {refusals}
 
     Example:
         >>> w = torch.empty(50257, 768)
@@ -622,6 +550,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
     return _fill(tensor, "normal", (mean, std), generator, seed, offset)
 
 
+@shared_doc
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with Kaiming (He) normal values: N(0, std^2).
 
@@ -631,43 +560,23 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     and offset. A tensor with no elements warns, as torch's does, and is returned
     untouched.
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``. At least 2 dimensions.
+        {tensor_arg} At least 2 dimensions.
         a (float): the negative slope of the rectifier after this layer (used with
             ``'leaky_relu'``). Default 0.
         mode (str): ``'fan_in'`` (default) or ``'fan_out'``.
         nonlinearity (str): the non-linear function, as for :func:`calculate_gain`;
             default ``'leaky_relu'``.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
 
     Raises:
         The exception type and message that ``torch.nn.init.kaiming_normal_`` raises for the same
-        input, in torch's order; TypeError or ValueError for what fastinit refuses
-        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        {refusals}
 
     Example:
         >>> w = torch.empty(64, 3, 7, 7)
@@ -684,6 +593,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return _fill(tensor, "normal", (0, std), generator, seed, offset)
 
 
+@shared_doc
 def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with Xavier (Glorot) normal values: N(0, std^2).
 
@@ -691,39 +601,19 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
     ``std = gain * sqrt(2 / (fan_in + fan_out))``. Bit for bit
     ``normal_(tensor, 0, std)`` with the same seed and offset.
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``. At least 2 dimensions.
+        {tensor_arg} At least 2 dimensions.
         gain (float): the scaling factor. Default 1.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
 
     Raises:
         The exception type and message that ``torch.nn.init.xavier_normal_`` raises for the same
-        input, in torch's order; TypeError or ValueError for what fastinit refuses
-        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        {refusals}
 
     Example:
         >>> w = torch.empty(3, 5)
@@ -738,6 +628,7 @@ def _norm_cdf(x: float) -> float:
     return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
 
 
+@shared_doc
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with N(mean, std^2) truncated to [a, b].
 
@@ -755,42 +646,22 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
     distribution torch gives: that of ``|std|``. Where torch would return U(a, b) for a
     non-finite ``mean`` or ``std``, fastinit raises ValueError instead.
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``.
+        {tensor_arg}
         mean (float): the mean of the normal distribution. Default 0.
         std (float): its standard deviation. Default 1.
         a (float): the lower cutoff. Default -2.
         b (float): the upper cutoff. Default 2.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
 
     Raises:
         The exception type and message that ``torch.nn.init.trunc_normal_`` raises for the same
-        input, in torch's order; TypeError or ValueError for what fastinit refuses
-        (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        {refusals}
 
     Example:
         >>> w = torch.empty(768, 768)
@@ -1003,6 +874,7 @@ def _np_fill(array, val, op: str):
     return array
 
 
+@shared_doc
 def constant_(tensor, val, *, seed=None, offset=0):
     """Fill ``tensor`` with the value ``val``.
 
@@ -1014,15 +886,9 @@ def constant_(tensor, val, *, seed=None, offset=0):
     own ``fill_`` crashes there) and views with overlapping elements are refused.
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA of any dtype torch fills (any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array of a
-            bool, integer, float, complex or ``ml_dtypes.bfloat16`` dtype, or an object
-            with ``__cuda_array_interface__``.
+        {constant_tensor_arg}
         val (float): the value.
-        seed, offset (keyword-only): accepted and checked as for the random fills (an int
-            in [0, 2**64)), and otherwise ignored, so that code passing them to every
-            init function works.
+        {constant_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
@@ -1037,18 +903,13 @@ def constant_(tensor, val, *, seed=None, offset=0):
     return _constant(tensor, val, "constant_", seed, offset)
 
 
+@shared_doc
 def ones_(tensor, *, seed=None, offset=0):
     """Fill ``tensor`` with 1, as ``torch.nn.init.ones_``; see :func:`constant_`.
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``.
-        seed, offset (keyword-only): accepted and checked as for the random fills (an int
-            in [0, 2**64)), and otherwise ignored, so that code passing them to every
-            init function works.
+        {constant_tensor_arg}
+        {constant_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
@@ -1059,18 +920,13 @@ def ones_(tensor, *, seed=None, offset=0):
     return _constant(tensor, 1.0, "ones_", seed, offset)
 
 
+@shared_doc
 def zeros_(tensor, *, seed=None, offset=0):
     """Fill ``tensor`` with 0, as ``torch.nn.init.zeros_``; see :func:`constant_`.
 
     Args:
-        tensor: the tensor or array to fill in place, any shape (0-d included): a torch
-            tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
-            ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array (the
-            same dtypes, bfloat16 as ``ml_dtypes.bfloat16``) or an object with
-            ``__cuda_array_interface__``.
-        seed, offset (keyword-only): accepted and checked as for the random fills (an int
-            in [0, 2**64)), and otherwise ignored, so that code passing them to every
-            init function works.
+        {constant_tensor_arg}
+        {constant_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.

@@ -16,6 +16,7 @@ import math
 import warnings
 
 from ._api import _check_generator, _check_normal_std, _describe, _shape, normal_, trunc_normal_, uniform_
+from ._docs import shared_doc
 from ._bound import fans
 from ._dtensor import check_placements, dtensor_segments, is_dtensor, local_tensor
 from ._seed import check_u64, torch_seed
@@ -474,6 +475,7 @@ def variance_scaling_std(shape, scale=1.0, mode="fan_in"):
     return math.sqrt(scale / n)
 
 
+@shared_doc
 def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_normal", generator=None, *,
                       seed=None, offset=0):
     """Fill ``tensor`` with JAX's variance-scaling initializer, in torch's weight layout.
@@ -497,10 +499,7 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
     ``scale == 0`` fills zeros, as JAX's product does. Zero-element tensors warn and are
     returned untouched (torch's kaiming convention).
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
         tensor: the tensor or array to fill in place, at least 2 dimensions (torch's
@@ -512,17 +511,7 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
         mode (str): which ``n``: ``"fan_in"`` (default), ``"fan_out"`` or ``"fan_avg"``.
         distribution (str): ``"truncated_normal"`` (default), ``"normal"`` or
             ``"uniform"``, as above.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
@@ -564,6 +553,7 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
     return trunc_normal_(tensor, 0.0, s, -2.0 * s, 2.0 * s, generator, seed=seed, offset=offset)
 
 
+@shared_doc
 def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with LeCun uniform values: U(-sqrt(3 / fan_in), sqrt(3 / fan_in)).
 
@@ -572,10 +562,7 @@ def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
     std ``1 / sqrt(fan_in)`` (LeCun et al., Efficient BackProp, 1998). Drawn by
     ``fastinit.uniform_``; a zero-element tensor warns and is returned untouched.
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
         tensor: the tensor or array to fill in place, at least 2 dimensions (torch's
@@ -583,17 +570,7 @@ def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
             float64, float16, bfloat16; any strided view; an ``nn.Parameter``; a DTensor,
             each rank filling its shard), a NumPy array (the same dtypes, bfloat16 as
             ``ml_dtypes.bfloat16``) or an object with ``__cuda_array_interface__``.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
@@ -613,6 +590,7 @@ def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
     return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, seed=seed, offset=offset)
 
 
+@shared_doc
 def lecun_normal_(tensor, generator=None, *, seed=None, offset=0):
     """Fill ``tensor`` with LeCun normal values: std 1 / sqrt(fan_in) after truncation at 2 sigma.
 
@@ -623,10 +601,7 @@ def lecun_normal_(tensor, generator=None, *, seed=None, offset=0):
     Drawn by ``fastinit.trunc_normal_`` (exact inversion); a zero-element tensor warns and
     is returned untouched.
 
-    The element at row-major position ``i`` of the shape (not its memory address) gets a
-    value that depends only on ``(seed, offset + i)`` and the parameters: the same bits on
-    any thread count, SIMD path (scalar, AVX2, AVX-512), device, memory layout and
-    sharding. docs/STREAM.md defines the bits.
+    {guarantee}
 
     Args:
         tensor: the tensor or array to fill in place, at least 2 dimensions (torch's
@@ -634,17 +609,7 @@ def lecun_normal_(tensor, generator=None, *, seed=None, offset=0):
             float64, float16, bfloat16; any strided view; an ``nn.Parameter``; a DTensor,
             each rank filling its shard), a NumPy array (the same dtypes, bfloat16 as
             ``ml_dtypes.bfloat16``) or an object with ``__cuda_array_interface__``.
-        generator: where the key comes from when ``seed`` is None. For a torch tensor a
-            ``torch.Generator`` (default: ``torch.default_generator``, the CPU generator,
-            also for CUDA tensors); for a NumPy array a ``numpy.random.Generator`` or an
-            int (meaning ``numpy.random.default_rng(int)``), default NumPy's global
-            state. One 64-bit key is drawn per call (docs/STREAM.md section 4).
-        seed (int, keyword-only): the Philox key, in [0, 2**64). When given, no generator
-            is read or advanced, and the values depend only on (seed, offset, shape,
-            dtype, parameters).
-        offset (int, keyword-only): the stream index of element 0, in [0, 2**64); default
-            0. A part of a tensor filled with offset = the global index of its first
-            element gets exactly the values the whole tensor holds there.
+        {generator_seed_offset}
 
     Returns:
         ``tensor`` itself, filled.
