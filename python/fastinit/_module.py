@@ -358,6 +358,17 @@ def _draw_key(generator):
     return torch_seed(generator)
 
 
+def _reset_key(seed, generator, qual):
+    """The key a module's own ``reset_parameters`` runs under: derived from ``seed`` and the
+    module's qualified name, else drawn from ``generator``, else None (the default
+    generator as it stands)."""
+    if seed is not None:
+        return derive_seed(seed, qual + ":reset_parameters")
+    if generator is not None:
+        return _draw_key(generator)
+    return None
+
+
 def _library_init(module):
     fn = getattr(module, "init_weights", None)
     if not callable(fn):
@@ -518,13 +529,7 @@ def init_module_(module, generator=None, *, seed=None, library_init=True, scheme
                 _fill(t, op, generator, s)
             else:
                 _, qual, fn = step
-                if seed is not None:
-                    key = derive_seed(seed, qual + ":reset_parameters")
-                elif generator is not None:
-                    key = _draw_key(generator)
-                else:
-                    key = None
-                _run_seeded(fn, key)
+                _run_seeded(fn, _reset_key(seed, generator, qual))
 
         # 3. the library's own init (Hugging Face / timm), as their constructors run it.
         if lib is not None:

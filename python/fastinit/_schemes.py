@@ -258,8 +258,8 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
     import torch
 
     from ._bound import calculate_gain
-    from ._module import _fill, _post_order, _rule_for, _run_seeded, derive_seed
-    from ._seed import check_u64, torch_seed
+    from ._module import _fill, _post_order, _reset_key, _rule_for, _run_seeded, derive_seed
+    from ._seed import check_u64
 
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"apply_scheme expects a torch.nn.Module, not {type(module).__name__}")
@@ -335,13 +335,7 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
                     _fill(t, op, generator, key_for(tnames.get(id(t), "")))
             else:
                 _, qual, fn = step
-                if seed is not None:
-                    key = derive_seed(seed, qual + ":reset_parameters")
-                elif generator is not None:
-                    key = torch_seed(generator)
-                else:
-                    key = None
-                _run_seeded(fn, key)
+                _run_seeded(fn, _reset_key(seed, generator, qual))
         return covered
 
     # 3. the scheme's fills, after the defaults (so a called reset_parameters never

@@ -9,15 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-NVCC="${NVCC:-nvcc}"
-if ! command -v "$NVCC" >/dev/null 2>&1; then
-  if [ -x /usr/local/cuda/bin/nvcc ] && [ "$NVCC" = nvcc ]; then
-    NVCC=/usr/local/cuda/bin/nvcc
-  else
-    echo "SKIP: $NVCC not found (the CUDA toolkit's compiler; no GPU is needed)" >&2
-    exit 77
-  fi
-fi
+. tests/native/nvcc.sh
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/fastinit_cvt.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 inc=(-I csrc)

@@ -9,12 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
-NVCC="${NVCC:-nvcc}"
-if ! command -v "$NVCC" >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then NVCC=/usr/local/cuda/bin/nvcc; fi
-if ! command -v "$NVCC" >/dev/null 2>&1; then
-  echo "SKIP: $NVCC not found (the CUDA toolkit's compiler; no GPU is needed)" >&2
-  exit 77
-fi
+. tests/native/nvcc.sh
 arch="${FASTINIT_CUDA_ARCH:-sm_90}"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/fastinit_fmad.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
