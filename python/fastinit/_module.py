@@ -539,7 +539,7 @@ def init_module_(module, generator=None, *, seed=None, library_init=True, scheme
             _restore(backup)
         raise
     if missed:
-        shown = ", ".join(n for n, _ in missed[:8]) + (", ..." if len(missed) > 8 else "")
+        shown = _first_names([n for n, _ in missed])
         warnings.warn(
             f"init_module_: {len(missed)} parameter(s) have no known init and no "
             f"reset_parameters and were left unchanged: {shown}. If the model was built on meta, build it with "
@@ -553,6 +553,11 @@ _POINTER = ("build the model with fastinit.deferred_init(module_fn, ...) and all
             "fastinit.materialize_(model): they record and replay what its constructor does")
 
 
+def _first_names(names, k=8):
+    """The first ``k`` names of a refusal message, and "..." when there are more."""
+    return ", ".join(names[:k]) + (", ..." if len(names) > k else "")
+
+
 def _refuse_meta(module):
     from ._dtensor import is_dtensor, local_tensor
 
@@ -561,7 +566,7 @@ def _refuse_meta(module):
 
     meta = [n for n, t in list(module.named_parameters()) + list(module.named_buffers()) if on_meta(t)]
     if meta:
-        shown = ", ".join(meta[:8]) + (", ..." if len(meta) > 8 else "")
+        shown = _first_names(meta)
         raise ValueError(
             f"init_module_: {len(meta)} tensor(s) are on the meta device, with no memory to initialize and "
             f"nothing known of what their constructor computed: {shown}. To build a model on meta, {_POINTER}"
@@ -581,7 +586,7 @@ def _refuse_uninitialized(missed):
                 if x.numel() and not bool((x.abs() <= 1e30).all()):
                     bad.append(n)
     if bad:
-        shown = ", ".join(bad[:8]) + (", ..." if len(bad) > 8 else "")
+        shown = _first_names(bad)
         raise ValueError(
             f"init_module_: {len(bad)} parameter(s) have no known init and hold uninitialized memory (NaN, "
             f"infinite or above 1e30), as after to_empty(): {shown}. init_module_ cannot re-create them; {_POINTER}"

@@ -258,7 +258,7 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
     import torch
 
     from ._bound import calculate_gain
-    from ._module import _fill, _post_order, _reset_key, _rule_for, _run_seeded, derive_seed
+    from ._module import _fill, _first_names, _post_order, _reset_key, _rule_for, _run_seeded, derive_seed
     from ._seed import check_u64
 
     if not isinstance(module, torch.nn.Module):
@@ -361,7 +361,7 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
                       stacklevel=2)
     missed = [n for n, p in module.named_parameters() if id(p) not in covered]
     if missed:
-        shown = ", ".join(missed[:8]) + (", ..." if len(missed) > 8 else "")
+        shown = _first_names(missed)
         warnings.warn(f"apply_scheme: {len(missed)} parameter(s) have no rule and were left unchanged: {shown}",
                       stacklevel=2)
     return module

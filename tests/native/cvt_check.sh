@@ -12,11 +12,6 @@ cd "$root"
 . tests/native/nvcc.sh
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/fastinit_cvt.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-inc=(-I csrc)
-if [ -n "${FASTINIT_VALUE_H:-}" ]; then
-  mkdir "$tmp/src"
-  cp "$FASTINIT_VALUE_H" "$tmp/src/value.h"
-  inc=(-I "$tmp/src" -I csrc)
-fi
+header_override "$tmp" value.h "${FASTINIT_VALUE_H:-}"
 "$NVCC" -std=c++17 -O2 "${inc[@]}" -Xcompiler -ffp-contract=off,-pthread -o "$tmp/cvt_check" tests/native/cvt_check.cu || exit 2
 time "$tmp/cvt_check" "$@"

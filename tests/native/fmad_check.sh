@@ -13,12 +13,7 @@ cd "$root"
 arch="${FASTINIT_CUDA_ARCH:-sm_90}"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/fastinit_fmad.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
-inc=(-I csrc)
-if [ -n "${FASTINIT_NORMAL_H:-}" ]; then
-  mkdir "$tmp/src"
-  cp "$FASTINIT_NORMAL_H" "$tmp/src/normal.h"
-  inc=(-I "$tmp/src" -I csrc)
-fi
+header_override "$tmp" normal.h "${FASTINIT_NORMAL_H:-}"
 for fmad in false true; do
   "$NVCC" -std=c++17 -O3 "${inc[@]}" -arch="$arch" --fmad=$fmad -ptx -o "$tmp/$fmad.ptx" tests/native/fmad_check.cu || exit 2 &
 done
