@@ -146,7 +146,7 @@ def mode_slice_fastinit(model):
     import fastinit
     import torch
     import torch.nn as nn
-    from fastinit._module import derive_seed
+    from fastinit.core.seeds import derive_seed
 
     for qual, m in model.named_modules():
         for n, p in m.named_parameters(recurse=False):

@@ -65,8 +65,8 @@ def child(mode: str, impl: str, layers: int) -> None:
     import torch
 
     import fastinit
-    from fastinit._module import init_module_
-    from fastinit._patch import patch_torch_init
+    from fastinit.models.module import init_module_
+    from fastinit.models.patch import patch_torch_init
 
     if impl == "hf":
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

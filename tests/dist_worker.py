@@ -645,7 +645,7 @@ def deferred_case(parallel, rng_seed, explicit_seed):
     process. Fresh memory is poisoned (NaN), so a shard element left unwritten shows."""
 
     def run(ctx):
-        import fastinit._deferred as D
+        import fastinit.models.deferred as D
         from torch.distributed.tensor import DTensor
 
         D._POISON = True

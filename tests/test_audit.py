@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 import fastinit
-from fastinit._audit import mlp_theory, run_cli
+from fastinit.tools.audit import mlp_theory, run_cli
 
 LAYERS, WIDTH = 20, 1024
 

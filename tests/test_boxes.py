@@ -7,7 +7,7 @@
    ISA, dtype and thread count, with local buffers in any memory layout, boxes one
    element wide (inner index stride != 1), stream positions that wrap 2^64, and guard
    bytes around the box.
-2. The placement arithmetic: fastinit._dtensor.segments() against torch's own local
+2. The placement arithmetic: fastinit.core.shards.segments() against torch's own local
    split code (Shard._split_tensor / _StridedShard._split_tensor applied mesh dim by
    mesh dim to a tensor of global indices), for 1-D and 2-D meshes, even and uneven.
 """
@@ -140,7 +140,7 @@ import torch  # noqa: E402
 from torch.distributed.tensor import Replicate, Shard  # noqa: E402
 from torch.distributed.tensor.placement_types import _StridedShard  # noqa: E402
 
-from fastinit._dtensor import boxes, segments  # noqa: E402
+from fastinit.core.shards import boxes, segments  # noqa: E402
 
 
 def _torch_local_indices(gshape, placements, mesh_shape, coord):

@@ -89,7 +89,7 @@ def test_head_to_head_without_torch_uses_numpy():
     code = textwrap.dedent("""
         import sys
         sys.modules["torch"] = None  # import torch raises ImportError
-        from fastinit.__main__ import main
+        from fastinit.tools.cli import main
         sys.exit(main(sys.argv[1:]))
     """)
     r = run("--rows", "32", "--cols", "32", "--repeats", "1", code=code)
@@ -102,7 +102,7 @@ def test_audit_without_torch_says_it_needs_torch():
     code = textwrap.dedent("""
         import sys
         sys.modules["torch"] = None  # import torch raises ImportError
-        from fastinit.__main__ import main
+        from fastinit.tools.cli import main
         sys.exit(main(sys.argv[1:]))
     """)
     r = run("audit", "--layers", "2", code=code)

@@ -30,8 +30,8 @@ import torch  # noqa: E402  a test dependency: missing is a failure
 nn = torch.nn
 
 import fastinit  # noqa: E402
-from fastinit._module import init_module_  # noqa: E402
-from fastinit._patch import patch_torch_init  # noqa: E402
+from fastinit.models.module import init_module_  # noqa: E402
+from fastinit.models.patch import patch_torch_init  # noqa: E402
 from test_init_module import check_const, check_spec, ks_same
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -44,13 +44,14 @@ def _transformers():
 
 
 class Spy:
-    """Counts calls to fastinit's functions while patch_torch_init installs them."""
+    """Counts calls to fastinit's functions while patch_torch_init installs them (it takes
+    them from fastinit.fills, so that is where the spy goes)."""
 
     def __init__(self, monkeypatch):
         self.calls = {}
         for name in ("normal_", "trunc_normal_", "kaiming_uniform_", "uniform_", "xavier_uniform_",
                      "constant_", "ones_", "zeros_"):
-            fn = getattr(fastinit, name, None)
+            fn = getattr(fastinit.fills, name, None)
             if fn is None:
                 continue
 
@@ -58,7 +59,7 @@ class Spy:
                 self.calls[_name] = self.calls.get(_name, 0) + 1
                 return _fn(*a, **k)
 
-            monkeypatch.setattr(fastinit, name, wrapped)
+            monkeypatch.setattr(fastinit.fills, name, wrapped)
 
 
 def _check_model(model, spec_of, ref, what):
@@ -256,8 +257,8 @@ _TIMM_SCRIPT = _TIMM_PRELUDE + textwrap.dedent(r"""
         print(json.dumps({"skip": f"timm not importable: {type(e).__name__}: {e}"}))
         sys.exit(0)
     import torch, torch.nn as nn, fastinit
-    from fastinit._module import init_module_
-    from fastinit._patch import patch_torch_init
+    from fastinit.models.module import init_module_
+    from fastinit.models.patch import patch_torch_init
     from test_init_module import check_spec, ks_same
 
     def make():
@@ -380,7 +381,7 @@ def test_hf_from_config_deferred():
 
 _TIMM_DEFERRED_SCRIPT = _TIMM_PRELUDE + textwrap.dedent(r"""
     import timm, torch, fastinit
-    import fastinit._deferred as D
+    import fastinit.models.deferred as D
     D._POISON = True
     from test_deferred import check_against_eager
     name = MODEL

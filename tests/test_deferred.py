@@ -24,9 +24,9 @@ nn = torch.nn
 import scipy.stats as scipy_stats  # noqa: E402
 
 import fastinit  # noqa: E402
-import fastinit._deferred as deferred_mod  # noqa: E402
+import fastinit.models.deferred as deferred_mod  # noqa: E402
 from fastinit import deferred_init, materialize_  # noqa: E402
-from fastinit._deferred import DeferredInitError  # noqa: E402
+from fastinit.models.deferred import DeferredInitError  # noqa: E402
 
 P_MIN = 1e-6
 KS_MIN_ELEMENTS = 1000
@@ -237,7 +237,7 @@ def test_same_seed_same_model_and_seed_none_follows_manual_seed():
 
 def test_values_keyed_by_seed_and_name():
     """The first RNG op of a tensor is fastinit's fill with seed derive_seed(s, name)."""
-    from fastinit._module import derive_seed
+    from fastinit.core.seeds import derive_seed
 
     m = materialize_(deferred_init(Everything), seed=11)
     want = torch.empty(256, 64)

@@ -267,7 +267,7 @@ def _jax_n(mode, shape=VS_SHAPE):
 
 
 def test_truncation_constant_is_std_of_truncated_standard_normal():
-    assert abs(st.truncnorm(-2, 2).std() - fastinit._extra.TRUNC_2SIGMA_STD) < 1e-15
+    assert abs(st.truncnorm(-2, 2).std() - fastinit.fills.structured.TRUNC_2SIGMA_STD) < 1e-15
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg"])
@@ -389,7 +389,7 @@ def test_patch_covers_every_torch_init_function():
     """Every random function torch.nn.init exports (judged by its ``generator`` parameter,
     so a new torch function is caught) is fastinit's inside patch_torch_init, and so is
     every deprecated alias of one (it draws fastinit's values and still warns)."""
-    from fastinit._patch import PATCHED_NAMES
+    from fastinit.models.patch import PATCHED_NAMES
 
     funcs, aliases = _torch_init_names()
     random_funcs = [n for n in funcs if _is_random(n)]
@@ -585,7 +585,7 @@ def test_dtensor_sharded_equals_single(tmp_path):
 
 def test_sparse_zero_selection_is_the_k_smallest_keys_with_ties_by_row():
     """The documented rule, against a plain stable sort, on keys with many ties."""
-    from fastinit._extra import _smallest_per_column
+    from fastinit.fills.structured import _smallest_per_column
 
     g = torch.Generator().manual_seed(0)
     for rows, cols in ((10, 300), (7, 50), (1, 5)):
@@ -595,7 +595,7 @@ def test_sparse_zero_selection_is_the_k_smallest_keys_with_ties_by_row():
             want.scatter_(0, torch.sort(keys, dim=0, stable=True).indices[:k], True)
             assert torch.equal(_smallest_per_column(keys.clone(), k), want), (rows, cols, k)
     # and sparse_ zeroes exactly where its ranking stream says
-    from fastinit._module import derive_seed
+    from fastinit.core.seeds import derive_seed
 
     w = fastinit.sparse_(torch.empty(12, 40), 0.4, seed=9, offset=2)
     u = fastinit.uniform_(torch.empty(12, 40, dtype=torch.float64), 0.0, 1.0,

@@ -25,8 +25,9 @@ import scipy.stats as scipy_stats  # noqa: E402
 import fastinit  # noqa: E402
 import reference  # noqa: E402  (tests/ is on sys.path, see conftest)
 from fastinit import _C  # noqa: E402
-from fastinit._module import derive_seed, init_module_  # noqa: E402
-from fastinit._seed import torch_seed  # noqa: E402
+from fastinit.core.seeds import derive_seed
+from fastinit.models.module import init_module_  # noqa: E402
+from fastinit.core.seeds import torch_seed  # noqa: E402
 
 P_MIN = 1e-6
 SE = 6.0

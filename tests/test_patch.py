@@ -17,7 +17,7 @@ import torch.nn.modules.transformer as ttransformer  # noqa: E402
 
 import fastinit  # noqa: E402
 from fastinit import _C  # noqa: E402
-from fastinit._patch import PATCHED_NAMES, patch_torch_init  # noqa: E402
+from fastinit.models.patch import PATCHED_NAMES, patch_torch_init  # noqa: E402
 
 PROVIDED = [n for n in PATCHED_NAMES if hasattr(fastinit, n)]
 ORIGINAL = {n: getattr(tinit, n) for n in PATCHED_NAMES}

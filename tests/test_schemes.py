@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 
 import fastinit
-from fastinit._module import derive_seed
-from fastinit._schemes import apply_scheme
+from fastinit.core.seeds import derive_seed
+from fastinit.models.schemes import apply_scheme
 
 
 def _std(t):

@@ -115,7 +115,7 @@ def local_segments(dtensor):
         >>> fastinit.distributed.local_segments(model.layers[0].attn.q.weight)
         (((1024, 1024),), ((0, 4096),))
     """
-    from ._dtensor import check_placements, dtensor_segments, is_dtensor
+    from .core.shards import check_placements, dtensor_segments, is_dtensor
 
     if not is_dtensor(dtensor):
         raise TypeError(f"local_segments expects a DTensor, not {type(dtensor).__name__}")

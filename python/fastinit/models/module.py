@@ -80,25 +80,15 @@ that costs one copy of the model for the duration of the call.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import math
 import sys
 import warnings
 
+from .. import fills as _fills
+from ..core.seeds import derive_seed
+
 __all__ = ["init_module_", "derive_seed"]
-
-
-def derive_seed(seed: int, name: str) -> int:
-    """The per-tensor seed that ``init_module_(..., seed=seed)`` uses for ``name``."""
-    from . import _C
-    from ._seed import check_u64
-
-    seed = check_u64(seed, "seed")
-    h = hashlib.sha256(name.encode("utf-8")).digest()
-    counter = [int.from_bytes(h[4 * i: 4 * i + 4], "little") for i in range(4)]
-    w = _C.philox4x32_10(counter, [seed & 0xFFFFFFFF, seed >> 32])
-    return int(w[0]) | (int(w[1]) << 32)
 
 
 # --- the rules: module -> [(tensor, op)] --------------------------------------------------
@@ -107,7 +97,7 @@ def derive_seed(seed: int, name: str) -> int:
 
 
 def _fan_in_bound(weight) -> float:
-    from ._bound import fans
+    from ..core.bounds import fans
 
     # torch's _calculate_fan_in_and_fan_out, from the (global, for a DTensor) shape
     fan_in, _ = fans(weight.shape)
@@ -242,15 +232,13 @@ def _rule_for(m):
 
 
 def _fi():
-    import fastinit
-
-    return fastinit
+    return _fills
 
 
 def _fill(t, op, generator, seed):
     import torch
 
-    from ._dtensor import zero_row
+    from ..core.shards import zero_row
 
     fi = _fi()
     kind = op[0]
@@ -303,7 +291,7 @@ class _Recorder:
         self.calls = []
 
     def __getattr__(self, name):
-        from ._patch import PATCHED_NAMES
+        from .patch import PATCHED_NAMES
 
         if name not in PATCHED_NAMES:
             raise AttributeError(name)
@@ -342,7 +330,7 @@ def _run_seeded(fn, key, source=None):
     None."""
     import torch
 
-    from ._patch import _swap
+    from .patch import _swap
 
     with _swap(source):
         if key is None:
@@ -353,7 +341,7 @@ def _run_seeded(fn, key, source=None):
 
 
 def _draw_key(generator):
-    from ._seed import torch_seed
+    from ..core.seeds import torch_seed
 
     return torch_seed(generator)
 
@@ -444,7 +432,7 @@ def init_module_(module, generator=None, *, seed=None, library_init=True, scheme
     """
     import torch
 
-    from ._seed import check_u64
+    from ..core.seeds import check_u64
 
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"init_module_ expects a torch.nn.Module, not {type(module).__name__}")
@@ -460,7 +448,7 @@ def init_module_(module, generator=None, *, seed=None, library_init=True, scheme
         names.setdefault(id(b), n)
     _refuse_meta(module)
     if not (isinstance(scheme, str) and scheme == "torch"):
-        from ._schemes import apply_scheme
+        from .schemes import apply_scheme
 
         return apply_scheme(module, scheme, nonlinearity=nonlinearity, seed=seed, generator=generator,
                             residual_names=residual_names)
@@ -559,7 +547,7 @@ def _first_names(names, k=8):
 
 
 def _refuse_meta(module):
-    from ._dtensor import is_dtensor, local_tensor
+    from ..core.shards import is_dtensor, local_tensor
 
     def on_meta(t):
         return (local_tensor(t) if is_dtensor(t) else t).is_meta

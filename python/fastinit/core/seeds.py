@@ -16,10 +16,13 @@ reproducible:
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import threading
 
 import numpy as np
+
+from . import _C
 
 _U64 = 1 << 64
 
@@ -100,8 +103,6 @@ def check_cpu_isa(quiet: bool = False):
     once per process), before a key is drawn; with ``quiet``, returns it instead (None if
     the ISA is usable)."""
     if not _isa_error:
-        from . import _C
-
         try:
             _C.active_isa()
             _isa_error.append(None)
@@ -110,3 +111,12 @@ def check_cpu_isa(quiet: bool = False):
     if _isa_error[0] is not None and not quiet:
         raise RuntimeError(_isa_error[0])
     return _isa_error[0]
+
+
+def derive_seed(seed: int, name: str) -> int:
+    """The per-tensor seed that ``init_module_(..., seed=seed)`` uses for ``name``."""
+    seed = check_u64(seed, "seed")
+    h = hashlib.sha256(name.encode("utf-8")).digest()
+    counter = [int.from_bytes(h[4 * i: 4 * i + 4], "little") for i in range(4)]
+    w = _C.philox4x32_10(counter, [seed & 0xFFFFFFFF, seed >> 32])
+    return int(w[0]) | (int(w[1]) << 32)

@@ -15,24 +15,24 @@ import math
 import numbers
 import warnings
 
-from . import _C
-from ._docs import shared_doc
-from ._bound import (
+from ..core import _C
+from ..core.docs import shared_doc
+from ..core.bounds import (
     calculate_gain,
     correct_fan,
     fans,
     kaiming_bound_for,
     xavier_bound_for,
 )
-from ._dtensor import (
+from ..core.shards import (
     boxes,
     check_placements,
     dtensor_segments,
     is_dtensor,
     local_tensor,
 )
-from ._seed import _isa_error, check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed, torch_seed_words
-from ._target import (
+from ..core.seeds import _isa_error, check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed, torch_seed_words
+from ..core.targets import (
     F16,
     F32,
     F64,
@@ -148,7 +148,7 @@ _FAST = []  # on first use: (exact tensor types, torch.strided, torch.Generator,
 
 def _fast_setup():
     torch = _torch()
-    from ._target import _FINFO_MAX, _STORAGE_SIZE
+    from ..core.targets import _FINFO_MAX, _STORAGE_SIZE
 
     _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
                 {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,

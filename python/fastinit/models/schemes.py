@@ -67,6 +67,10 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import fills as _fills
+from ..core.bounds import calculate_gain
+from ..core.seeds import derive_seed
+
 __all__ = ["apply_scheme", "SCHEMES", "DEFAULT_RESIDUAL_NAMES"]
 
 DEFAULT_RESIDUAL_NAMES = ("c_proj", "o_proj", "down_proj", "out_proj")
@@ -83,9 +87,7 @@ class _Ctx:
 
 
 def _fi():
-    import fastinit
-
-    return fastinit
+    return _fills
 
 
 def _zeros(t, c):
@@ -108,8 +110,7 @@ def _kaiming(t, c):
 
 
 def _xavier(t, c):
-    fi = _fi()
-    fi.xavier_uniform_(t, fi.calculate_gain(c.nonlinearity), c.generator, seed=c.seed)
+    _fills.xavier_uniform_(t, calculate_gain(c.nonlinearity), c.generator, seed=c.seed)
 
 
 def _lecun(t, c):
@@ -257,9 +258,8 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
     """
     import torch
 
-    from ._bound import calculate_gain
-    from ._module import _fill, _first_names, _post_order, _reset_key, _rule_for, _run_seeded, derive_seed
-    from ._seed import check_u64
+    from .module import _fill, _first_names, _post_order, _reset_key, _rule_for, _run_seeded
+    from ..core.seeds import check_u64
 
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"apply_scheme expects a torch.nn.Module, not {type(module).__name__}")
@@ -353,7 +353,7 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
             target = p.t() if _is_hf_conv1d(m) and p.dim() == 2 else p
             fill(target, _Ctx(nonlinearity, key_for(qname), generator, n_layers))
             if k == "embedding" and getattr(m, "padding_idx", None) is not None:
-                from ._dtensor import zero_row
+                from ..core.shards import zero_row
 
                 zero_row(p, m.padding_idx)
     if scheme == "gpt2" and blocks is not None and not residual_found:

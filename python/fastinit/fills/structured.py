@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 import warnings
 
-from ._api import _check_generator, _check_normal_std, _describe, _shape, normal_, trunc_normal_, uniform_
-from ._docs import shared_doc
-from ._bound import fans
-from ._dtensor import check_placements, dtensor_segments, is_dtensor, local_tensor
-from ._seed import check_u64, torch_seed
-from ._target import check_no_overlap, is_torch_tensor
+from .standard import _check_generator, _check_normal_std, _describe, _shape, normal_, trunc_normal_, uniform_
+from ..core.docs import shared_doc
+from ..core.bounds import fans
+from ..core.shards import check_placements, dtensor_segments, is_dtensor, local_tensor
+from ..core.seeds import check_u64, derive_seed, torch_seed
+from ..core.targets import check_no_overlap, is_torch_tensor
 
 __all__ = [
     "orthogonal_",
@@ -390,8 +390,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
     """
     import torch
 
-    from ._api import _as_float
-    from ._module import derive_seed
+    from .standard import _as_float
 
     _torch_only(tensor, "sparse_")
     if tensor.ndimension() != 2:

@@ -59,6 +59,8 @@ import contextlib
 import sys
 import threading
 
+from .. import fills as _fills
+
 __all__ = ["patch_torch_init", "PATCHED_NAMES"]
 
 #: torch.nn.init names that fastinit may provide, in the order they are patched.
@@ -122,10 +124,8 @@ def _deprecated_alias(alias: str, new):
 
 def _replacement_map(source=None) -> dict:
     """id(original function) -> (original, replacement from ``source``: fastinit)."""
-    import fastinit
-
     if source is None:
-        source = fastinit
+        source = _fills
     out = {}
     for name, orig in _originals_of_torch().items():
         new = getattr(source, name, None)
@@ -187,7 +187,7 @@ def _patch_padding_zeroing(undo: list) -> None:
 
 def _padding_zeroing(orig):
     def _fill_padding_idx_with_zero(self):
-        from ._dtensor import is_dtensor, zero_row
+        from ..core.shards import is_dtensor, zero_row
 
         if self.padding_idx is None or not is_dtensor(self.weight):
             return orig(self)
@@ -209,11 +209,9 @@ def _unbind_captured_inside() -> None:
     inside it captured fastinit's functions by value (transformers' TORCH_INIT_FUNCTIONS
     is built at import time). Give them torch's originals, which they meant to capture.
     User modules are left alone (they may import fastinit's functions on purpose)."""
-    import fastinit
-
     back = {}
     for name, orig in _originals_of_torch().items():
-        new = getattr(fastinit, name, None)
+        new = getattr(_fills, name, None)
         if new is not None:
             back[(name, id(new))] = orig
     if not back:

@@ -302,7 +302,7 @@ def run_cli(args) -> int:
     dropout) under both. Prints the tables; with ``plot``, writes one PNG. Returns 0."""
     import torch
 
-    from ._schemes import apply_scheme
+    from ..models.schemes import apply_scheme
 
     layers = int(getattr(args, "layers", 20) or 20)
     width = int(getattr(args, "width", 1024) or 1024)

@@ -76,7 +76,9 @@ init function) is replayed: ``nn.Linear``'s ``kaiming_uniform_`` followed by a l
 
 from __future__ import annotations
 
-import math
+
+from .. import fills as _fills
+from ..core.seeds import derive_seed
 
 __all__ = ["deferred_init", "materialize_", "DeferredInitError"]
 
@@ -256,12 +258,10 @@ class _Recorder:
         self.factories = _device_constructors()
         self.storages = {}  # storage address -> _Storage
         self.fastinit_fns = {}  # fastinit function object -> name
-        import fastinit
-
-        from ._patch import PATCHED_NAMES
+        from .patch import PATCHED_NAMES
 
         for n in PATCHED_NAMES:
-            fn = getattr(fastinit, n, None)
+            fn = getattr(_fills, n, None)
             if fn is not None:
                 self.fastinit_fns[fn] = n
         self.torch_init_fns = {}  # torch.nn.init function object -> name
@@ -472,8 +472,6 @@ class _Recorder:
         torch = self.torch
         import inspect
 
-        import fastinit
-
         orig = self.originals.get(name) if name in _TORCH_ONLY_INIT else None
         tensor = args[0] if args else kwargs.get("tensor")
         if not isinstance(tensor, torch.Tensor) or not tensor.is_meta:
@@ -492,7 +490,7 @@ class _Recorder:
             rest.pop(next(iter(rest)))
             self.write(tensor, _Op("trng", name, fn, (), self.to_refs(rest)))
             return tensor
-        fn = getattr(fastinit, name)
+        fn = getattr(_fills, name)
         bound = inspect.signature(fn).bind(*args, **kwargs)
         bound.arguments.pop("generator", None)
         rest = dict(bound.arguments)
@@ -762,7 +760,7 @@ def _meta_device(kwargs):
 
 
 def _torch_init_original(name):
-    from ._patch import _originals_of_torch
+    from .patch import _originals_of_torch
 
     fn = _originals_of_torch().get(name)
     if fn is None:
@@ -782,7 +780,7 @@ def _recorder_functions(rec):
 
     import torch.nn.init as tinit
 
-    from ._patch import _originals_of_torch
+    from .patch import _originals_of_torch
 
     def make(name):
         def recorder(*args, **kwargs):
@@ -867,7 +865,7 @@ def deferred_init(module_fn, *args, **kwargs):
     torch = _torch()
     from torch.overrides import TorchFunctionMode
 
-    from . import _patch
+    from . import patch as _patch
 
     rec = _Recorder()
 
@@ -908,7 +906,6 @@ class _Replay:
         k = (st.name, ordinal)
         v = self.keys.get(k)
         if v is None:
-            from ._module import derive_seed
 
             v = self.keys[k] = derive_seed(self.seed, st.name if ordinal == 0 else f"{st.name}#{ordinal}")
         return v
@@ -1004,9 +1001,7 @@ class _Replay:
             base.fill_(r.value)
             return
         if r.kind == "fill":
-            import fastinit
-
-            getattr(fastinit, r.name)(base, *r.args, seed=self.key(st, 0))
+            getattr(_fills, r.name)(base, *r.args, seed=self.key(st, 0))
             return
         try:
             if r.kind == "trng":
@@ -1027,12 +1022,10 @@ class _Replay:
         if op.kind == "const":
             view.fill_(op.value)
         elif op.kind == "fill":
-            import fastinit
-
             kw = dict(op.kwargs)
             if not op.explicit_seed:
                 kw["seed"] = self.key(st, op.ordinal)
-            getattr(fastinit, op.name)(view, *op.args, **self.resolve(kw))
+            getattr(_fills, op.name)(view, *op.args, **self.resolve(kw))
         elif op.kind == "trng":
             self.torch_rng(op.func, (view,), self.resolve(op.args), self.resolve(op.kwargs),
                            self.key(st, op.ordinal))
@@ -1069,7 +1062,7 @@ class _Replay:
     # one module tensor
     def final(self, dest, ref, name):
         torch = _torch()
-        from ._dtensor import is_dtensor
+        from ..core.shards import is_dtensor
 
         st = ref.st
         upto = ref.version
@@ -1091,9 +1084,7 @@ class _Replay:
 
     def final_dtensor(self, dt, ref, name):
         torch = _torch()
-        import fastinit
-
-        from ._dtensor import dtensor_segments, local_tensor
+        from ..core.shards import dtensor_segments, local_tensor
 
         st = ref.st
         upto = ref.version
@@ -1116,7 +1107,7 @@ class _Replay:
                         kw = dict(o.kwargs)
                         if not o.explicit_seed:
                             kw["seed"] = self.key(st, o.ordinal)
-                        getattr(fastinit, o.name)(dt, *o.args, **kw)
+                        getattr(_fills, o.name)(dt, *o.args, **kw)
                     else:
                         o.func(local, *o.args, **o.kwargs)
             else:
@@ -1174,7 +1165,7 @@ def _allocate(t, device):
     """``torch.empty_like(t, device=device)`` without its Python reference for meta inputs
     (which imports sympy: half a second)."""
     torch = _torch()
-    from ._dtensor import is_dtensor
+    from ..core.shards import is_dtensor
 
     if is_dtensor(t):
         return torch.empty_like(t, device=device)
@@ -1251,7 +1242,7 @@ def materialize_(module, device=None, *, seed=None, generator=None):
         True
     """
     torch = _torch()
-    from ._seed import check_u64, torch_seed
+    from ..core.seeds import check_u64, torch_seed
 
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"materialize_ expects a torch.nn.Module, not {type(module).__name__}")
