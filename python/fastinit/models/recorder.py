@@ -1,0 +1,369 @@
+"""deferred_init's recorder: the TorchFunctionMode handler that keeps every meta tensor's
+record, and the swap of torch.nn.init's functions for recorders."""
+
+from __future__ import annotations
+
+from .. import fills as _fills
+from .records import (
+    _ALLOC, _CONST, _CONST_INIT, _DEVICE, _FACTORY_NAMES, _FULL, _INPLACE_DUNDERS, _META_ONLY, _REFUSED,
+    _RNG_FACTORY_FILL, _RNG_FACTORY_TORCH, _RNG_METHOD_FILL, _RNG_METHOD_TORCH, _TORCH_ONLY_INIT, _VALUE_OPS,
+    DeferredInitError, _Const, _Op, _Plan, _Ref, _Storage, _first_error, _is_random, _name_sources, _refs_in,
+)
+from .replay import _Replay
+from .shapes import (
+    _DATA_DEPENDENT, _FILL_DTYPES, _any_meta, _as_meta, _is_device_str, _key, _mask_index, _meta_device,
+    _shape_run, _torch,
+)
+
+
+class _Recorder:
+    def __init__(self):
+        torch = _torch()
+        from torch.utils._device import _device_constructors
+
+        self.torch = torch
+        self.factories = _device_constructors()
+        self.storages = {}  # storage address -> _Storage
+        self.fastinit_fns = {}  # fastinit function object -> name
+        from .patch import PATCHED_NAMES
+
+        for n in PATCHED_NAMES:
+            fn = getattr(_fills, n, None)
+            if fn is not None:
+                self.fastinit_fns[fn] = n
+        self.torch_init_fns = {}  # torch.nn.init function object -> name
+        self.originals = {}  # name -> torch.nn.init's own function (while the swap is in place)
+
+    # -- references ----------------------------------------------------------------------
+    def st_of(self, t):
+        return self.storages.get(_key(t)) if t.is_meta else None
+
+    def ref(self, t):
+        if not t.is_meta:
+            return _Const(t.detach().clone())
+        st = self.storages.get(_key(t))
+        if st is None:  # a meta tensor from outside: an error only if its values are needed
+            st = self.new_storage(t, _Op("unknown"))
+            st.error = "a meta tensor that was not created under deferred_init"
+        return _Ref(st, t)
+
+    def to_refs(self, obj):
+        torch = self.torch
+        if isinstance(obj, torch.Tensor):
+            return self.ref(obj)
+        if isinstance(obj, (list, tuple)):
+            out = [self.to_refs(x) for x in obj]
+            return out if isinstance(obj, list) else type(obj)(out) if type(obj) is tuple else tuple(out)
+        if isinstance(obj, dict):
+            return {k: self.to_refs(v) for k, v in obj.items()}
+        if isinstance(obj, torch.device) or (isinstance(obj, str) and _is_device_str(obj)):
+            return _DEVICE
+        return obj
+
+    def new_storage(self, t, root, device=None):
+        st = _Storage(t, root, device)
+        self.storages[_key(t)] = st
+        return st
+
+    def write(self, target, op):
+        """Record an in-place write of ``op`` to ``target`` (a meta tensor)."""
+        st = self.storages.get(_key(target))
+        if st is None:
+            st = self.new_storage(target, _Op("unknown"))
+            st.error = "a meta tensor that was not created under deferred_init"
+        op.ref = _Ref(st, target)
+        if op.kind in ("fill", "trng"):
+            op.ordinal = st.nrng
+            st.nrng += 1
+        if op.kills():
+            st.kills.append(len(st.ops))
+        st.ops.append(op)
+
+    # -- the function mode ---------------------------------------------------------------
+    def handle(self, func, types, args, kwargs):
+        torch = self.torch
+        name = getattr(func, "__name__", "")
+        if name == "__get__" or name == "__set__":  # attribute access (.data, .shape, ...)
+            return func(*args, **kwargs)
+        if func in self.fastinit_fns:
+            return self.init_call(self.fastinit_fns[func], args, kwargs, real_fn=func)
+        if func in self.torch_init_fns:
+            return self.init_call(self.torch_init_fns[func], args, kwargs, real_fn=func)
+        if name in _VALUE_OPS and _any_meta(args):
+            return self.value(func, name, args, kwargs)
+        out = kwargs.get("out")
+        inplace = (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_DUNDERS
+        if inplace and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+            return self.inplace(func, name, args, kwargs)
+        if isinstance(out, torch.Tensor) and out.is_meta:
+            kw = {k: v for k, v in kwargs.items() if k != "out"}
+            self.write(out, _Op("call", name, func, self.to_refs(args), self.to_refs(kw), out=()))
+            return out
+        if func in self.factories or name in _FACTORY_NAMES:
+            return self.factory(func, name, args, kwargs)
+        if name in ("cpu", "cuda") and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+            return args[0]  # the replay's device is materialize_'s
+        if not (_any_meta(args) or _any_meta(kwargs)):
+            return func(*args, **kwargs)
+        refs = (self.to_refs(args), self.to_refs(kwargs))
+        kwargs = _meta_device(kwargs)
+        if name == "to":
+            args = tuple("meta" if (isinstance(a, torch.device) or (isinstance(a, str) and _is_device_str(a)))
+                         else a for a in args)
+        if name in _DATA_DEPENDENT or (name == "__getitem__" and _mask_index(args[1:])):
+            result = _as_meta(self.value(func, name, args, kwargs))
+        else:
+            result = _shape_run(func, name, args, kwargs)
+        self.outputs(result, _Op("call", name, func, refs[0], refs[1]), ())
+        return result
+
+    def value(self, func, name, args, kwargs):
+        """``item()``, ``tolist()``, ``bool(t)``, and ops whose output shape depends on
+        values (``nonzero``, a boolean mask index...) on recorded tensors: computed for real,
+        on CPU, when their record has no random op (timm derives its drop-path rates with
+        ``torch.linspace(...).tolist()``); on a random tensor they raise."""
+        refs = self.to_refs(args)
+        kw = self.to_refs(kwargs)
+        random = [r for r in _refs_in((refs, kw)) if _is_random(r.st, r.version)]
+        if random:
+            raise DeferredInitError(
+                f"deferred_init: Tensor.{name}() needs the values of a random tensor "
+                f"({tuple(random[0].size)}, {random[0].dtype}), which do not exist until materialize_ "
+                "(and depend on its seed). Compute it from Python numbers, or build this part after "
+                "materialize_."
+            )
+        rp = _Replay(0, self.torch.device("cpu"))
+        return func(*rp.resolve(refs), **rp.resolve(kw))
+
+    def outputs(self, result, op, path):
+        torch = self.torch
+        if isinstance(result, torch.Tensor):
+            if result.is_meta and _key(result) not in self.storages:
+                root = op if not path else _Op(op.kind, op.name, op.func, op.args, op.kwargs, out=path)
+                self.new_storage(result, root)
+        elif isinstance(result, (list, tuple)):
+            for i, r in enumerate(result):
+                self.outputs(r, op, path + (i,))
+
+    def factory(self, func, name, args, kwargs):
+        torch = self.torch
+        kwargs = dict(kwargs)
+        requested = kwargs.get("device")
+        has_device = func in self.factories or "device" in kwargs
+        if has_device:
+            kwargs["device"] = "meta"
+        kwargs.pop("generator", None)
+        like = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        if like is not None and name.endswith("_like") and requested is None:
+            requested = None if like.is_meta else like.device
+        if name in _RNG_FACTORY_FILL and (like is None) != name.endswith("_like"):
+            if name.endswith("_like"):
+                t = torch.empty_like(*args, **kwargs)
+            else:
+                t = torch.empty(*args, **kwargs)
+            if t.dtype in _FILL_DTYPES():
+                fname, params = _RNG_FACTORY_FILL[name]
+                self.new_storage(t, _Op("fill", fname, args=params), requested)
+                return t
+        if name == "normal" and len(args) >= 3 and not any(isinstance(a, torch.Tensor) for a in args[:2]):
+            t = torch.empty(args[2], **{k: v for k, v in kwargs.items() if k not in ("out", "device")}, device="meta")
+            if t.dtype in _FILL_DTYPES():
+                self.new_storage(t, _Op("fill", "normal_", args=(float(args[0]), float(args[1]))), requested)
+                return t
+        refs = self.to_refs(args)
+        rkw = dict(self.to_refs({k: v for k, v in kwargs.items() if k != "device"}))
+        if has_device:
+            rkw["device"] = _DEVICE
+        if name in _ALLOC or name in _CONST or name in _FULL or _any_meta(args) or _any_meta(kwargs):
+            result = func(*args, **kwargs)
+        else:
+            # torch's meta kernels for arange, eye... are Python references that import
+            # torch._dynamo (seconds): compute the (small) value on CPU for its layout
+            result = _as_meta(func(*args, **{**kwargs, "device": "cpu"} if has_device else kwargs))
+        if has_device and isinstance(result, torch.Tensor) and result.numel() == 0:
+            # nothing to record: made for real, where it was asked for. Libraries probe the
+            # device of construction with torch.tensor([]) (Hugging Face skips its init
+            # when that says meta).
+            return func(*args, **{**kwargs, "device": requested if requested is not None else "cpu"})
+        if name in _ALLOC:
+            op = _Op("alloc", name)
+        elif name in _CONST:
+            op = _Op("const", name, value=_CONST[name])
+        elif name in _FULL:
+            fill = kwargs.get("fill_value", args[-1] if args else None)
+            op = _Op("const", name, value=fill) if not isinstance(fill, torch.Tensor) else \
+                _Op("call", name, func, refs, rkw)
+        elif name in _RNG_FACTORY_TORCH or name in _RNG_FACTORY_FILL:
+            op = _Op("trng", name, func, refs, rkw)
+        else:
+            op = _Op("call", name, func, refs, rkw)
+        if isinstance(result, torch.Tensor) and result.is_meta:
+            self.new_storage(result, op, requested)
+        else:
+            self.outputs(result, op, ())
+        return result
+
+    def inplace(self, func, name, args, kwargs):
+        torch = self.torch
+        target = args[0]
+        if name in _META_ONLY:
+            return func(*args, **kwargs)
+        if name in _REFUSED:
+            raise DeferredInitError(
+                f"deferred_init: Tensor.{name}() changes a recorded tensor's storage; it cannot be replayed. "
+                "Create the tensor with its final shape instead."
+            )
+        kwargs = dict(kwargs)
+        if name in _RNG_METHOD_FILL and target.dtype in _FILL_DTYPES():
+            kwargs.pop("generator", None)
+            names = _RNG_METHOD_FILL[name]
+            params = [kwargs.pop(names[0], 0.0), kwargs.pop(names[1], 1.0)]
+            for i, a in enumerate(args[1:3]):
+                params[i] = a
+            if not any(isinstance(p, torch.Tensor) for p in params):
+                self.write(target, _Op("fill", name, args=tuple(float(p) for p in params)))
+                return target
+        if name in _RNG_METHOD_FILL or name in _RNG_METHOD_TORCH:
+            kwargs.pop("generator", None)
+            self.write(target, _Op("trng", name, func, self.to_refs(args[1:]), self.to_refs(kwargs)))
+            return target
+        self.write(target, _Op("call", name, func, self.to_refs(args[1:]), self.to_refs(kwargs)))
+        return None if name == "__setitem__" else target
+
+    def init_call(self, name, args, kwargs, real_fn=None):
+        """A torch.nn.init (or fastinit: ``real_fn``) function called on a tensor."""
+        with self.torch._C.DisableTorchFunction():  # called from the constructor: the mode is on
+            return self._init_call(name, args, kwargs, real_fn)
+
+    def _init_call(self, name, args, kwargs, real_fn):
+        torch = self.torch
+        import inspect
+
+        orig = self.originals.get(name) if name in _TORCH_ONLY_INIT else None
+        tensor = args[0] if args else kwargs.get("tensor")
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_meta:
+            fn = real_fn or orig or _torch_init_original(name)
+            return fn(*args, **kwargs)
+        if name in _CONST_INIT:
+            bound = inspect.signature(_torch_init_original(name)).bind(*args, **kwargs)
+            val = bound.arguments.get("val", _CONST_INIT[name])
+            self.write(tensor, _Op("const", name, value=val))
+            return tensor
+        if orig is not None or tensor.dtype not in _FILL_DTYPES():
+            fn = orig if orig is not None else _torch_init_original(name)
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+            bound.arguments.pop("generator", None)
+            rest = dict(bound.arguments)
+            rest.pop(next(iter(rest)))
+            self.write(tensor, _Op("trng", name, fn, (), self.to_refs(rest)))
+            return tensor
+        fn = getattr(_fills, name)
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+        bound.arguments.pop("generator", None)
+        rest = dict(bound.arguments)
+        rest.pop(next(iter(rest)))
+        op = _Op("fill", name, args=(), kwargs=rest)
+        op.explicit_seed = rest.get("seed") is not None
+        self.write(tensor, op)
+        return tensor
+
+    # -- naming ---------------------------------------------------------------------------
+    def plan(self, module):
+        torch = self.torch
+        entries = []  # (qualname, kind, ref)
+        for n, p in module.named_parameters(remove_duplicate=False):
+            entries.append((n, "param", p))
+        for n, b in module.named_buffers(remove_duplicate=False):
+            entries.append((n, "buffer", b))
+        for prefix, m in module.named_modules(remove_duplicate=False):
+            for k, v in vars(m).items():
+                if isinstance(v, torch.Tensor) and k not in ("_parameters", "_buffers"):
+                    entries.append((f"{prefix}.{k}" if prefix else k, "attr", v))
+        out = {}
+        for qual, kind, t in entries:
+            if not t.is_meta:
+                continue
+            st = self.st_of(t)
+            ref = self.ref(t)
+            if st is not None and st.name is None:
+                st.name = qual
+            out[qual] = (kind, ref)
+        for qual, (kind, ref) in out.items():
+            _name_sources(ref.st, qual)
+        for qual, (kind, ref) in out.items():
+            bad = _first_error(ref.st, ref.version)
+            if bad is not None:
+                raise DeferredInitError(f"deferred_init: {qual}: {bad}")
+        return _Plan(out)
+
+
+
+def _torch_init_original(name):
+    from .patch import _originals_of_torch
+
+    fn = _originals_of_torch().get(name)
+    if fn is None:
+        import torch.nn.init as tinit
+
+        fn = getattr(tinit, name)
+    return fn
+
+
+# --- the swap of torch.nn.init --------------------------------------------------------------
+
+
+def _recorder_functions(rec):
+    """id(original) -> (original, recorder) for torch.nn.init's functions (fastinit's
+    set, plus the ones only torch has), timm's trunc_normal_."""
+    import sys
+
+    import torch.nn.init as tinit
+
+    from .patch import _originals_of_torch
+
+    def make(name):
+        def recorder(*args, **kwargs):
+            return rec.init_call(name, args, kwargs)
+
+        recorder.__name__ = name
+        recorder._fastinit_recorder = True
+        return recorder
+
+    out = {}
+    for name, orig in _originals_of_torch().items():
+        out[id(orig)] = (orig, make(name))
+        rec.torch_init_fns[orig] = name
+    for name in _TORCH_ONLY_INIT:
+        orig = getattr(tinit, name, None)
+        if orig is not None and getattr(orig, "__module__", None) == "torch.nn.init":
+            out[id(orig)] = (orig, make(name))
+            rec.torch_init_fns[orig] = name
+            rec.originals[name] = orig
+    timm_wi = sys.modules.get("timm.layers.weight_init")
+    orig = getattr(timm_wi, "trunc_normal_", None) if timm_wi is not None else None
+    if callable(orig) and getattr(orig, "__module__", None) == "timm.layers.weight_init":
+        out[id(orig)] = (orig, make("trunc_normal_"))
+    return out
+
+
+def _unbind_recorders(repl):
+    """Library modules first imported inside deferred_init captured recorders by value
+    (Hugging Face builds TORCH_INIT_FUNCTIONS at import): give them the originals back."""
+    import sys
+
+    back = {id(new): orig for orig, new in repl.values()}
+    for mname, mod in list(sys.modules.items()):
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict):
+            continue
+        for k, v in list(d.items()):
+            if id(v) in back and back.get(id(v)) is not v:
+                setattr(mod, k, back[id(v)])
+    hf = sys.modules.get("transformers.initialization")
+    table = getattr(hf, "TORCH_INIT_FUNCTIONS", None)
+    if isinstance(table, dict):
+        for k, v in list(table.items()):
+            if id(v) in back:
+                table[k] = back[id(v)]
+
+
