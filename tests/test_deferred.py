@@ -229,10 +229,15 @@ def test_same_seed_same_model_and_seed_none_follows_manual_seed():
     g.manual_seed(5)
     h = materialize_(deferred_init(Everything), generator=g)
     assert state_equal(f, h) and not torch.equal(f.q, d.q)
-    # materialize_ again on the real model re-initializes it in place, to the same values
+    # materialize_ again on the real model is a no-op (torchdistx's rule): nothing is
+    # written, no key is drawn from the default generator
     ptr = a.q.data_ptr()
-    materialize_(a, seed=7)
-    assert a.q.data_ptr() == ptr and state_equal(a, b)
+    before = {n: t.clone() for n, t in named_tensors(a).items()}
+    state = torch.get_rng_state()
+    materialize_(a, seed=8)
+    materialize_(a)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert a.q.data_ptr() == ptr and all(torch.equal(t, before[n]) for n, t in named_tensors(a).items())
 
 
 def test_values_keyed_by_seed_and_name():
@@ -425,3 +430,47 @@ def test_cuda_equals_cpu():
             assert torch.allclose(t, u, atol=1e-6), n
         else:
             assert torch.equal(t, u), n
+
+
+# --- issue 17: what materialize_ may write ---------------------------------------------------
+
+
+class TiedLM(nn.Module):
+    def __init__(self, vocab=50, dim=16):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.body = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.emb.weight
+
+
+def test_partial_checkpoint_assign_then_materialize_keeps_loaded_tensors():
+    """Issue 17, defect 14: load_state_dict(ckpt, assign=True) on a deferred model, then
+    materialize_ for the tensors the checkpoint lacks. The loaded tensors are the
+    checkpoint's own (not re-randomized) and the checkpoint dict is not written."""
+    m = deferred_init(TiedLM)
+    g = torch.Generator().manual_seed(0)
+    ckpt = {"body.weight": torch.randn(16, 16, generator=g), "body.bias": torch.randn(16, generator=g)}
+    saved = {k: v.clone() for k, v in ckpt.items()}
+    m.load_state_dict(ckpt, strict=False, assign=True)
+    materialize_(m, seed=3)
+    for k in ckpt:
+        assert torch.equal(ckpt[k], saved[k]), f"the checkpoint's {k} was overwritten"
+    assert torch.equal(m.body.weight.detach(), saved["body.weight"]), "a loaded weight was re-initialized"
+    assert torch.equal(m.body.bias.detach(), saved["body.bias"])
+    # what the checkpoint lacks is materialized as without it, and ties kept
+    ref = materialize_(deferred_init(TiedLM), seed=3)
+    assert torch.equal(m.emb.weight, ref.emb.weight) and m.head.weight is m.emb.weight
+    assert not m.emb.weight.isnan().any()
+
+
+def test_tied_parameter_restored_after_partial_materialize():
+    """Issue 17, defect 13: materialize_(m.head) with head.weight tied to emb.weight, then
+    materialize_(m): one tensor, with the values of a whole-model materialize_ (either order)."""
+    ref = materialize_(deferred_init(TiedLM), seed=4)
+    for first in ("head", "emb"):
+        m = deferred_init(TiedLM)
+        materialize_(getattr(m, first), seed=4)
+        materialize_(m, seed=4)
+        assert m.head.weight is m.emb.weight, f"{first} first: the tie is broken"
+        assert state_equal(m, ref), f"{first} first: values differ from a whole-model materialize_"

@@ -170,7 +170,11 @@ def materialize_(module, device=None, *, seed=None, generator=None):
     sharded on meta (``fully_shard``, ``distribute_tensor``, ``parallelize_module``) gets
     each rank's shards only: elementwise chains are replayed on the local shard; other
     records build the whole tensor as a temporary, one tensor at a time, and keep the
-    shard. Tensors that are already real are re-initialized in place.
+    shard. Only tensors that are still deferred (on meta) are allocated and written: a
+    tensor assigned or loaded since ``deferred_init`` (``load_state_dict(ckpt,
+    assign=True)``) is left as it is, a tensor tied to one that is real by now becomes that
+    tensor again, and on a module with nothing deferred ``materialize_`` is a no-op (no key
+    is drawn). Use ``init_module_`` to re-initialize real tensors.
 
     Args:
         module (torch.nn.Module): the model :func:`deferred_init` returned (also after
@@ -215,7 +219,8 @@ def materialize_(module, device=None, *, seed=None, generator=None):
     plan, prefix = found
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, not {type(generator).__name__}")
-    seed = torch_seed(generator) if seed is None else check_u64(seed, "seed")
+    if seed is not None:
+        seed = check_u64(seed, "seed")
     cut = len(prefix) + 1 if prefix else 0
     entries = [(q[cut:], kind, ref) for q, (kind, ref) in plan.entries.items()
                if not prefix or q.startswith(prefix + ".")]
@@ -233,8 +238,21 @@ def materialize_(module, device=None, *, seed=None, generator=None):
             f"{', '.join(stray[:8])}"
         )
 
-    # 1. allocate (as to_empty), then put tied tensors back together
+    # 0. a tensor tied (at deferred_init) to one that is real by now, because a submodule
+    #    was materialized first or the user assigned it (load_state_dict(assign=True)),
+    #    becomes that tensor again: no allocation, no replay (issue 17, defect 13)
+    _retie(module, plan, prefix, entries)
+
+    # only what is still deferred is allocated and written; a tensor the user assigned or
+    # loaded is never touched, and with nothing deferred this is a no-op (torchdistx's rule;
+    # re-initializing real tensors is init_module_'s job). Issue 17, defect 14.
     current = [(q, kind, _get_tensor(module, q, kind)) for q, kind, _ in entries]
+    pending = {id(t) for _, _, t in current if t.is_meta}
+    if not pending:
+        return module
+    seed = torch_seed(generator) if seed is None else seed
+
+    # 1. allocate (as to_empty), then put tied tensors back together
     first = {}
     ties = []
     for q, kind, t in current:
@@ -249,10 +267,12 @@ def materialize_(module, device=None, *, seed=None, generator=None):
     for q, kind, (q0, k0) in ties:
         _set_tensor(module, q, kind, _get_tensor(module, q0, k0))
 
-    # 2. replay, each tensor once
+    # 2. replay, each fresh tensor once
     rp = _Replay(seed, device, poison=_POISON)
     done = set()
-    for q, kind, ref in entries:
+    for (q, kind, ref), (_, _, before) in zip(entries, current):
+        if id(before) not in pending:
+            continue
         dest = _get_tensor(module, q, kind)
         if id(dest) in done:
             continue
@@ -260,3 +280,29 @@ def materialize_(module, device=None, *, seed=None, generator=None):
         rp.final(dest, ref, (prefix + "." + q) if prefix else q)
     return module
 
+
+def _retie(module, plan, prefix, entries):
+    """Sets each deferred tensor of a tie group to a member of its group that is real
+    (same shape, dtype and kind of tensor), looked up from the deferred_init root."""
+    torch = _torch()
+    root = plan.root() if plan.root is not None else None
+    if root is None or not plan.groups:
+        return
+    for q, kind, _ in entries:
+        full = (prefix + "." + q) if prefix else q
+        names = plan.groups.get(full)
+        if names is None:
+            continue
+        t = _get_tensor(module, q, kind)
+        if not t.is_meta:
+            continue
+        for other in names:
+            okind = plan.entries[other][0]
+            try:
+                o = _get_tensor(root, other, okind)
+            except (AttributeError, KeyError):  # the user restructured the model
+                continue
+            if (isinstance(o, torch.Tensor) and not o.is_meta and o.shape == t.shape and o.dtype == t.dtype
+                    and isinstance(o, torch.nn.Parameter) == isinstance(t, torch.nn.Parameter)):
+                _set_tensor(module, q, kind, o)
+                break

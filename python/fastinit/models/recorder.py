@@ -280,9 +280,11 @@ class _Recorder:
                 if isinstance(v, torch.Tensor) and k not in ("_parameters", "_buffers"):
                     entries.append((f"{prefix}.{k}" if prefix else k, "attr", v))
         out = {}
+        tied = {}  # id(tensor) -> its names
         for qual, kind, t in entries:
             if not t.is_meta:
                 continue
+            tied.setdefault(id(t), []).append(qual)
             st = self.st_of(t)
             ref = self.ref(t)
             if st is not None and st.name is None:
@@ -294,7 +296,10 @@ class _Recorder:
             bad = _first_error(ref.st, ref.version)
             if bad is not None:
                 raise DeferredInitError(f"deferred_init: {qual}: {bad}")
-        return _Plan(out)
+        import weakref
+
+        groups = {q: names for names in tied.values() if len(names) > 1 for q in names}
+        return _Plan(out, groups, weakref.ref(module))
 
 
 

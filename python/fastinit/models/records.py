@@ -201,9 +201,14 @@ def _refs_in(obj):
 
 
 class _Plan:
-    __slots__ = ("entries",)
+    """What materialize_ needs of a deferred_init: each tensor's reference into the record,
+    and the tie groups (names that were one tensor object when ``module_fn`` returned)."""
 
-    def __init__(self, entries):
+    __slots__ = ("entries", "groups", "root", "__weakref__")
+
+    def __init__(self, entries, groups=None, root=None):
         self.entries = entries  # qualname -> (kind, _Ref)
+        self.groups = groups or {}  # qualname -> the tie group's names, in order (only tied names)
+        self.root = root  # weakref to the module deferred_init returned
 
 
