@@ -474,3 +474,51 @@ def test_tied_parameter_restored_after_partial_materialize():
         materialize_(m, seed=4)
         assert m.head.weight is m.emb.weight, f"{first} first: the tie is broken"
         assert state_equal(m, ref), f"{first} first: values differ from a whole-model materialize_"
+
+
+# --- issue 17: recording is per thread, and nests ---------------------------------------------
+
+
+class TruncInit(nn.Module):
+    """A constructor that calls torch.nn.init.trunc_normal_ (swapped for a recorder: torch's
+    returns early on meta) while another thread's deferred_init is open (``barrier``)."""
+
+    def __init__(self, barrier=None, dim=64):
+        super().__init__()
+        if barrier is not None:
+            barrier.wait(timeout=60)
+        self.w = nn.Parameter(torch.empty(dim, dim))
+        nn.init.trunc_normal_(self.w, std=0.02)
+        if barrier is not None:
+            barrier.wait(timeout=60)
+        self.fc = nn.Linear(dim, dim)
+        nn.init.trunc_normal_(self.fc.weight, std=0.02)
+
+
+def test_two_threads_record_at_once():
+    """Issue 17, defect 11: two deferred_init calls at the same time in two threads give two
+    correct models (the nn.init swap used to route both threads to one recorder)."""
+    import threading
+
+    barrier = threading.Barrier(2)
+    built, errors = [None, None], []
+
+    def work(i):
+        try:
+            built[i] = materialize_(deferred_init(TruncInit, barrier), seed=9)
+        except BaseException as e:  # noqa: BLE001  reported below
+            errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    ref = materialize_(deferred_init(TruncInit), seed=9)
+    for m in built:
+        assert state_equal(m, ref)
+        assert float(m.w.detach().std()) < 0.03 and float(m.fc.weight.detach().std()) < 0.03
+    # and an eager build in a third thread while one records: torch's own functions
+    assert nn.init.trunc_normal_.__module__ == "torch.nn.init"

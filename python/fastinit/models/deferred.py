@@ -78,7 +78,7 @@ init function) is replayed: ``nn.Linear``'s ``kaiming_uniform_`` followed by a l
 from __future__ import annotations
 
 from .records import DeferredInitError
-from .recorder import _Recorder, _recorder_functions, _unbind_recorders
+from .recorder import _Recorder, _recording
 from .replay import _Replay, _allocate, _get_tensor, _set_tensor
 from .shapes import _torch
 
@@ -128,24 +128,14 @@ def deferred_init(module_fn, *args, **kwargs):
     torch = _torch()
     from torch.overrides import TorchFunctionMode
 
-    from . import patch as _patch
-
     rec = _Recorder()
 
     class _Mode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
             return rec.handle(func, types, args, kwargs or {})
 
-    with _patch._lock:
-        repl = _recorder_functions(rec)
-        undo = _patch._apply(repl)
-    try:
-        with _Mode():
-            module = module_fn(*args, **kwargs)
-    finally:
-        with _patch._lock:
-            _patch._undo(undo)
-            _unbind_recorders(repl)
+    with _recording(rec, _Mode()):
+        module = module_fn(*args, **kwargs)
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"deferred_init: module_fn must return a torch.nn.Module, not {type(module).__name__}")
     plan = rec.plan(module)

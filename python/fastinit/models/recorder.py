@@ -3,6 +3,9 @@ record, and the swap of torch.nn.init's functions for recorders."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from .. import fills as _fills
 from .records import (
     _ALLOC, _CONST, _CONST_INIT, _DEVICE, _FACTORY_NAMES, _FULL, _INPLACE_DUNDERS, _META_ONLY, _REFUSED,
@@ -315,40 +318,104 @@ def _torch_init_original(name):
 
 
 # --- the swap of torch.nn.init --------------------------------------------------------------
+#
+# The swap is process-wide (it rebinds module attributes), but recording is per thread: the
+# swapped-in functions are dispatchers, created once, that hand each call to the innermost
+# recorder of the calling thread, or, on a thread that is not recording, to the function
+# they replaced (fastinit's while a patch_torch_init block is open). The swap is
+# reference-counted under patch's lock: in place while any deferred_init runs, on any
+# thread (issue 17, defect 11: two threads used to share one recorder).
+
+_tls = threading.local()  # .stack: the recorders active on this thread, innermost last
+_swap = {"depth": 0, "undo": None, "repl": None}
+_dispatchers = {}  # id(original) -> dispatcher
 
 
-def _recorder_functions(rec):
-    """id(original) -> (original, recorder) for torch.nn.init's functions (fastinit's
-    set, plus the ones only torch has), timm's trunc_normal_."""
+def _active():
+    stack = getattr(_tls, "stack", None)
+    return stack[-1] if stack else None
+
+
+def _dispatcher(name, orig):
+    d = _dispatchers.get(id(orig))
+    if d is not None and d._fastinit_original is orig:
+        return d
+
+    def dispatcher(*args, **kwargs):
+        rec = _active()
+        if rec is not None:
+            return rec.init_call(name, args, kwargs)
+        from . import patch as _patch
+
+        fn = getattr(_fills, name, None) if _patch._depth > 0 else None
+        return (fn or orig)(*args, **kwargs)
+
+    dispatcher.__name__ = name
+    dispatcher.__doc__ = getattr(orig, "__doc__", None)
+    dispatcher._fastinit_recorder = True
+    dispatcher._fastinit_original = orig
+    _dispatchers[id(orig)] = dispatcher
+    return dispatcher
+
+
+def _init_originals():
+    """name -> torch.nn.init's own function, for fastinit's set and the ones only torch
+    has; and timm's trunc_normal_ (or None)."""
     import sys
 
     import torch.nn.init as tinit
 
     from .patch import _originals_of_torch
 
-    def make(name):
-        def recorder(*args, **kwargs):
-            return rec.init_call(name, args, kwargs)
-
-        recorder.__name__ = name
-        recorder._fastinit_recorder = True
-        return recorder
-
-    out = {}
-    for name, orig in _originals_of_torch().items():
-        out[id(orig)] = (orig, make(name))
-        rec.torch_init_fns[orig] = name
+    out = dict(_originals_of_torch())
     for name in _TORCH_ONLY_INIT:
         orig = getattr(tinit, name, None)
         if orig is not None and getattr(orig, "__module__", None) == "torch.nn.init":
-            out[id(orig)] = (orig, make(name))
-            rec.torch_init_fns[orig] = name
-            rec.originals[name] = orig
+            out[name] = orig
     timm_wi = sys.modules.get("timm.layers.weight_init")
     orig = getattr(timm_wi, "trunc_normal_", None) if timm_wi is not None else None
-    if callable(orig) and getattr(orig, "__module__", None) == "timm.layers.weight_init":
-        out[id(orig)] = (orig, make("trunc_normal_"))
-    return out
+    timm_tn = orig if callable(orig) and getattr(orig, "__module__", None) == "timm.layers.weight_init" else None
+    return out, timm_tn
+
+
+def _bind_recorder(rec):
+    """The recorder's tables of torch's init functions (called through their
+    __torch_function__ hooks or the dispatchers)."""
+    originals, _ = _init_originals()
+    for name, orig in originals.items():
+        rec.torch_init_fns[orig] = name
+        if name in _TORCH_ONLY_INIT:
+            rec.originals[name] = orig
+
+
+@contextlib.contextmanager
+def _recording(rec, mode):
+    """Records on this thread into ``rec`` under ``mode``, the swap in place meanwhile."""
+    from . import patch as _patch
+
+    _bind_recorder(rec)
+    with _patch._lock:
+        if _swap["depth"] == 0:
+            originals, timm_tn = _init_originals()
+            repl = {id(o): (o, _dispatcher(n, o)) for n, o in originals.items()}
+            if timm_tn is not None:
+                repl[id(timm_tn)] = (timm_tn, _dispatcher("trunc_normal_", timm_tn))
+            _swap["undo"] = _patch._apply(repl)
+            _swap["repl"] = repl
+        _swap["depth"] += 1
+    stack = _tls.__dict__.setdefault("stack", [])
+    stack.append(rec)
+    try:
+        with mode:
+            yield
+    finally:
+        stack.pop()
+        with _patch._lock:
+            _swap["depth"] -= 1
+            if _swap["depth"] == 0:
+                _patch._undo(_swap["undo"])
+                _unbind_recorders(_swap["repl"])
+                _swap["undo"] = _swap["repl"] = None
 
 
 def _unbind_recorders(repl):
@@ -370,5 +437,3 @@ def _unbind_recorders(repl):
         for k, v in list(table.items()):
             if id(v) in back:
                 table[k] = back[id(v)]
-
-
