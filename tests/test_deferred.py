@@ -522,3 +522,33 @@ def test_two_threads_record_at_once():
         assert float(m.w.detach().std()) < 0.03 and float(m.fc.weight.detach().std()) < 0.03
     # and an eager build in a third thread while one records: torch's own functions
     assert nn.init.trunc_normal_.__module__ == "torch.nn.init"
+
+
+class InnerEager(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Linear(40, 40)
+        self.fc = nn.Linear(40, 40)
+
+
+class InnerNested(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = deferred_init(nn.Linear, 40, 40)
+        self.fc = nn.Linear(40, 40)
+
+
+def test_nested_deferred_init_default_device():
+    """Issue 17, defect 12: a deferred_init inside another one's constructor, materialize_
+    with the default device: every tensor real (it used to stay on meta), as eager builds."""
+    check_against_eager(InnerEager, what="nested", make=lambda: deferred_init(InnerNested))
+    m = materialize_(deferred_init(InnerNested), seed=1)
+    assert all(t.device.type == "cpu" for t in named_tensors(m).values())
+    assert state_equal(m, materialize_(deferred_init(InnerEager), seed=1))
+
+
+def test_module_instance_is_a_type_error():
+    """Issue 19: deferred_init(nn.Linear(4, 4)) (an instance) raises a TypeError that says
+    to pass the class (it used to call forward())."""
+    with pytest.raises(TypeError, match=r"not a Linear instance.*deferred_init\(Linear, \*args\)"):
+        deferred_init(nn.Linear(4, 4))

@@ -78,7 +78,7 @@ init function) is replayed: ``nn.Linear``'s ``kaiming_uniform_`` followed by a l
 from __future__ import annotations
 
 from .records import DeferredInitError
-from .recorder import _Recorder, _recording
+from .recorder import _active, _Recorder, _recording
 from .replay import _Replay, _allocate, _get_tensor, _set_tensor
 from .shapes import _torch
 
@@ -119,7 +119,11 @@ def deferred_init(module_fn, *args, **kwargs):
     Raises:
         DeferredInitError (a RuntimeError): the value of a random tensor is needed while
             recording (the op is named), or ``resize_`` / ``set_`` on a recorded tensor.
-        TypeError: ``module_fn`` does not return a ``torch.nn.Module``.
+        TypeError: ``module_fn`` is a module instance (pass its class) or not callable, or
+            does not return a ``torch.nn.Module``.
+
+    A ``deferred_init`` called inside another one's ``module_fn`` (on the same thread) is
+    recorded by the outer one: its module is materialized with the outer model.
 
     Example:
         >>> model = fastinit.deferred_init(LlamaForCausalLM, config)   # milliseconds
@@ -128,6 +132,23 @@ def deferred_init(module_fn, *args, **kwargs):
     torch = _torch()
     from torch.overrides import TorchFunctionMode
 
+    if isinstance(module_fn, torch.nn.Module):
+        # issue 19: calling the instance would run its forward()
+        raise TypeError(
+            f"deferred_init: module_fn must be a callable that builds the module (a class or a factory), not a "
+            f"{type(module_fn).__name__} instance: write deferred_init({type(module_fn).__name__}, *args) instead of "
+            f"deferred_init({type(module_fn).__name__}(*args))"
+        )
+    if not callable(module_fn):
+        raise TypeError(f"deferred_init: module_fn must be callable, not {type(module_fn).__name__}")
+    if _active() is not None:
+        # nested in another deferred_init on this thread (issue 17, defect 12): the enclosing
+        # recording records this constructor too, and names its tensors when it returns
+        module = module_fn(*args, **kwargs)
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(
+                f"deferred_init: module_fn must return a torch.nn.Module, not {type(module).__name__}")
+        return module
     rec = _Recorder()
 
     class _Mode(TorchFunctionMode):
@@ -216,6 +237,7 @@ def materialize_(module, device=None, *, seed=None, generator=None):
                if not prefix or q.startswith(prefix + ".")]
     if device is None:
         wanted = {str(torch.device(r.st.device)) for _, _, r in entries if r.st.device is not None}
+        wanted.discard("meta")  # a constructor's own meta tensors say nothing about where to allocate
         device = torch.device(wanted.pop()) if len(wanted) == 1 else torch.device("cpu")
     device = torch.device(device)
 
