@@ -552,3 +552,40 @@ def test_module_instance_is_a_type_error():
     to pass the class (it used to call forward())."""
     with pytest.raises(TypeError, match=r"not a Linear instance.*deferred_init\(Linear, \*args\)"):
         deferred_init(nn.Linear(4, 4))
+
+
+# --- issue 17: legacy constructors ----------------------------------------------------------
+
+
+class Legacy(nn.Module):
+    """XLNet's nn.Parameter(torch.FloatTensor(n, m)), Wav2Vec2's torch.Tensor(n).uniform_(),
+    LeViT's torch.LongTensor(list), EnCodec's torch.Tensor([True])."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Parameter(torch.FloatTensor(40, 50))
+        nn.init.normal_(self.q, std=0.02)
+        self.masked_spec_embed = nn.Parameter(torch.Tensor(2000).uniform_())
+        self.register_buffer("idx", torch.LongTensor([3, 1, 2]))
+        self.register_buffer("flag", torch.Tensor([True]))
+        self.register_buffer("sizes", torch.Tensor(torch.Size([2, 3])).fill_(0.5))
+
+
+def test_legacy_constructors_are_recorded_and_seeded_by_name():
+    """Issue 17, defect 6: legacy constructors are deferred (meta, no global RNG draw at
+    deferred_init) and seeded by name at materialize_ (the same seed twice: the same values)."""
+    from fastinit.core.seeds import derive_seed
+
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    m = deferred_init(Legacy)
+    assert torch.equal(torch.get_rng_state(), state), "deferred_init drew from torch's global RNG"
+    assert all(t.is_meta for t in named_tensors(m).values())
+    a = materialize_(m, seed=3)
+    b = materialize_(deferred_init(Legacy), seed=3)
+    assert state_equal(a, b)
+    want = torch.empty(2000)
+    fastinit.uniform_(want, 0.0, 1.0, seed=derive_seed(3, "masked_spec_embed"))
+    assert torch.equal(a.masked_spec_embed.detach(), want)
+    check_against_eager(Legacy, what="Legacy")
+    assert isinstance(torch.zeros(1), torch.FloatTensor) and torch.FloatTensor.__module__ == "torch"

@@ -233,6 +233,27 @@ class _Recorder:
         self.write(target, _Op("call", name, func, self.to_refs(args[1:]), self.to_refs(kwargs)))
         return None if name == "__setitem__" else target
 
+    def legacy(self, orig, dtype, args, kwargs):
+        """A legacy constructor (``torch.Tensor(n, m)``, ``torch.FloatTensor(n, m)``,
+        ``torch.LongTensor([1, 2])``, ``torch.Tensor([True])``) on this thread while it
+        records: torch's function mode does not see them, so they would allocate (and,
+        with ``.uniform_()``, draw from the global RNG) at deferred_init. They become the
+        factories they stand for, recorded as those are: sizes -> ``torch.empty``, data ->
+        ``torch.tensor`` (issue 17, defect 6). Anything else (a tensor, a storage, a device
+        other than CPU) runs the legacy constructor itself."""
+        torch = self.torch
+        device = kwargs.get("device")
+        if set(kwargs) - {"device"} or (device is not None and torch.device(device).type != "cpu"):
+            return orig(*args, **kwargs)
+        if len(args) == 1 and isinstance(args[0], torch.Size):
+            args = tuple(args[0])
+        if args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+            return torch.empty(args, dtype=dtype)
+        if len(args) == 1 and not isinstance(args[0], (torch.Tensor, int, float, bool)) and \
+                hasattr(args[0], "__len__"):
+            return torch.tensor(args[0], dtype=dtype)
+        return orig(*args, **kwargs)
+
     def init_call(self, name, args, kwargs, real_fn=None):
         """A torch.nn.init (or fastinit: ``real_fn``) function called on a tensor."""
         with self.torch._C.DisableTorchFunction():  # called from the constructor: the mode is on
@@ -388,6 +409,65 @@ def _bind_recorder(rec):
             rec.originals[name] = orig
 
 
+_LEGACY_TYPES = ("FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "ByteTensor", "CharTensor",
+                 "ShortTensor", "IntTensor", "LongTensor", "BoolTensor")
+_legacy_wrappers = {}  # name -> the stand-in class, created once
+
+
+class _LegacyType(type):
+    """A stand-in for ``torch.FloatTensor`` & co while any deferred_init runs: a call on
+    a recording thread is recorded, elsewhere it is the original's; isinstance and
+    issubclass answer as the original's (annotations that captured it keep working)."""
+
+    def __call__(cls, *args, **kwargs):
+        rec = _active()
+        if rec is None:
+            return cls._fastinit_original(*args, **kwargs)
+        return rec.legacy(cls._fastinit_original, cls._fastinit_original.dtype, args, kwargs)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls._fastinit_original)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, cls._fastinit_original)
+
+
+def _legacy_wrapper(name, orig):
+    w = _legacy_wrappers.get(name)
+    if w is None or w._fastinit_original is not orig:
+        w = _legacy_wrappers[name] = _LegacyType(name, (), {"_fastinit_original": orig, "__module__": "torch"})
+    return w
+
+
+def _tensor_new(cls, *args, **kwargs):
+    """``torch.Tensor.__new__`` while any deferred_init runs: ``torch.Tensor(...)`` on a
+    recording thread is recorded (see _Recorder.legacy); subclasses and other threads get
+    torch's own."""
+    import torch
+
+    rec = _active()
+    if rec is not None and cls is torch.Tensor:
+        return rec.legacy(lambda *a, **k: torch._C.TensorBase.__new__(cls, *a, **k), torch.get_default_dtype(),
+                          args, kwargs)
+    return torch._C.TensorBase.__new__(cls, *args, **kwargs)
+
+
+def _swap_legacy():
+    """Swaps the legacy constructors; returns the undo log (patch's format)."""
+    import torch
+
+    undo = []
+    for name in _LEGACY_TYPES:
+        orig = getattr(torch, name, None)
+        if isinstance(orig, type) and not isinstance(orig, _LegacyType):
+            setattr(torch, name, _legacy_wrapper(name, orig))
+            undo.append((setattr, torch, name, orig))
+    if "__new__" not in torch.Tensor.__dict__:
+        torch.Tensor.__new__ = _tensor_new
+        undo.append((lambda c, k, _old: delattr(c, k), torch.Tensor, "__new__", None))
+    return undo
+
+
 @contextlib.contextmanager
 def _recording(rec, mode):
     """Records on this thread into ``rec`` under ``mode``, the swap in place meanwhile."""
@@ -401,6 +481,11 @@ def _recording(rec, mode):
             if timm_tn is not None:
                 repl[id(timm_tn)] = (timm_tn, _dispatcher("trunc_normal_", timm_tn))
             _swap["undo"] = _patch._apply(repl)
+            try:
+                _swap["undo"] += _swap_legacy()
+            except BaseException:
+                _patch._undo(_swap["undo"])
+                raise
             _swap["repl"] = repl
         _swap["depth"] += 1
     stack = _tls.__dict__.setdefault("stack", [])
