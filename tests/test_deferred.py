@@ -589,3 +589,34 @@ def test_legacy_constructors_are_recorded_and_seeded_by_name():
     assert torch.equal(a.masked_spec_embed.detach(), want)
     check_against_eager(Legacy, what="Legacy")
     assert isinstance(torch.zeros(1), torch.FloatTensor) and torch.FloatTensor.__module__ == "torch"
+
+
+class ForwardNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 8)
+        self.proj = nn.Linear(8, 8, bias=False)
+        self.conv = nn.Conv1d(8, 8, 3)
+
+
+def test_forward_before_materialize_raises_naming_the_module():
+    """Issue 17, defect 15: forward() before materialize_ used to return uninitialized memory
+    (Linear(bias=False), Conv1d) or a meta tensor (Embedding). It raises, naming the module;
+    after materialize_ it runs (and the model pickles)."""
+    import io
+
+    m = deferred_init(ForwardNet)
+    with pytest.raises(DeferredInitError, match=r"proj \(Linear\)\.forward\(\) called before materialize_: weight"):
+        m.proj(torch.ones(2, 8))
+    with pytest.raises(DeferredInitError, match=r"conv \(Conv1d\)\.forward\(\).*weight, bias"):
+        m.conv(torch.ones(1, 8, 5))
+    with pytest.raises(DeferredInitError, match=r"emb \(Embedding\)\.forward\(\)"):
+        m.emb(torch.tensor([1, 2]))
+    materialize_(m.proj, seed=1)
+    assert torch.isfinite(m.proj(torch.ones(2, 8))).all()
+    with pytest.raises(DeferredInitError, match=r"emb \(Embedding\)"):
+        m.emb(torch.tensor([1, 2]))
+    materialize_(m, seed=1)
+    assert torch.isfinite(m.conv(m.proj(m.emb(torch.tensor([[1, 2, 3]]))).transpose(1, 2))).all()
+    assert not any(len(x._forward_pre_hooks) for x in m.modules())
+    torch.save(m, io.BytesIO())  # the hook check is picklable (module level); the model too

@@ -162,7 +162,36 @@ def deferred_init(module_fn, *args, **kwargs):
     plan = rec.plan(module)
     for prefix, m in module.named_modules(remove_duplicate=False):
         m.__dict__[_ATTR] = (plan, prefix)
+        if _HOOK not in m.__dict__ and _own_deferred(m):
+            m.__dict__[_HOOK] = m.register_forward_pre_hook(_ForwardBeforeMaterialize()).id
     return module
+
+
+_HOOK = "_fastinit_deferred_hook"
+
+
+def _own_deferred(m):
+    """Names of the module's own parameters, buffers and tensor attributes still on meta."""
+    torch = _torch()
+    own = list(m._parameters.items()) + list(m._buffers.items()) + [
+        (k, v) for k, v in vars(m).items() if isinstance(v, torch.Tensor)]
+    return [k for k, v in own if isinstance(v, torch.Tensor) and v.is_meta]
+
+
+class _ForwardBeforeMaterialize:
+    """A forward pre-hook: a module whose own tensors are still deferred raises instead of
+    computing with uninitialized memory or meta tensors (issue 17, defect 15). Removed by
+    materialize_ once nothing of the module is deferred. A class, so the model pickles."""
+
+    def __call__(self, module, args):
+        names = _own_deferred(module)
+        if names:
+            found = module.__dict__.get(_ATTR)
+            where = (found[1] or "the model") if found else "a module"
+            raise DeferredInitError(
+                f"{where} ({type(module).__name__}).forward() called before materialize_: "
+                f"{', '.join(names)} still deferred (on meta); call fastinit.materialize_(model) first"
+            )
 
 
 
@@ -261,6 +290,7 @@ def materialize_(module, device=None, *, seed=None, generator=None):
     current = [(q, kind, _get_tensor(module, q, kind)) for q, kind, _ in entries]
     pending = {id(t) for _, _, t in current if t.is_meta}
     if not pending:
+        _drop_hooks(module)
         return module
     seed = torch_seed(generator) if seed is None else seed
 
@@ -290,14 +320,23 @@ def materialize_(module, device=None, *, seed=None, generator=None):
             continue
         done.add(id(dest))
         rp.final(dest, ref, (prefix + "." + q) if prefix else q)
+    _drop_hooks(module)
     return module
+
+
+def _drop_hooks(module):
+    for m in module.modules():
+        hid = m.__dict__.get(_HOOK)
+        if hid is not None and not _own_deferred(m):
+            m._forward_pre_hooks.pop(hid, None)
+            del m.__dict__[_HOOK]
 
 
 def _retie(module, plan, prefix, entries):
     """Sets each deferred tensor of a tie group to a member of its group that is real
     (same shape, dtype and kind of tensor), looked up from the deferred_init root."""
     torch = _torch()
-    root = plan.root() if plan.root is not None else None
+    root = plan.root
     if root is None or not plan.groups:
         return
     for q, kind, _ in entries:

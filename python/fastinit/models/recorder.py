@@ -320,10 +320,8 @@ class _Recorder:
             bad = _first_error(ref.st, ref.version)
             if bad is not None:
                 raise DeferredInitError(f"deferred_init: {qual}: {bad}")
-        import weakref
-
         groups = {q: names for names in tied.values() if len(names) > 1 for q in names}
-        return _Plan(out, groups, weakref.ref(module))
+        return _Plan(out, groups, module)
 
 
 

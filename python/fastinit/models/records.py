@@ -204,11 +204,11 @@ class _Plan:
     """What materialize_ needs of a deferred_init: each tensor's reference into the record,
     and the tie groups (names that were one tensor object when ``module_fn`` returned)."""
 
-    __slots__ = ("entries", "groups", "root", "__weakref__")
+    __slots__ = ("entries", "groups", "root")
 
     def __init__(self, entries, groups=None, root=None):
         self.entries = entries  # qualname -> (kind, _Ref)
         self.groups = groups or {}  # qualname -> the tie group's names, in order (only tied names)
-        self.root = root  # weakref to the module deferred_init returned
+        self.root = root  # the module deferred_init returned (a cycle, as a module's own hooks make)
 
 
