@@ -620,3 +620,24 @@ def test_forward_before_materialize_raises_naming_the_module():
     assert torch.isfinite(m.conv(m.proj(m.emb(torch.tensor([[1, 2, 3]]))).transpose(1, 2))).all()
     assert not any(len(x._forward_pre_hooks) for x in m.modules())
     torch.save(m, io.BytesIO())  # the hook check is picklable (module level); the model too
+
+
+class DeviceBranch(nn.Module):
+    """Takes a branch on a tensor's device, as some constructors do."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(40, 40))
+        nn.init.normal_(self.w)
+        on_cpu = self.w.device.type == "cpu" and self.w.is_cpu and not self.w.is_meta and not self.w.is_cuda
+        self.register_buffer("path", torch.ones(3) if on_cpu else torch.zeros(3))
+        derived = self.w * 2
+        self.register_buffer("derived_on_w_device", torch.full((2,), float(derived.device == self.w.device)))
+
+
+def test_constructor_sees_the_eager_device():
+    """Issue 17, defect 16: a constructor branching on t.device / t.is_meta saw meta under
+    deferred_init and silently took the other branch; it sees the eager device (CPU here)."""
+    m = check_against_eager(DeviceBranch, what="DeviceBranch")
+    assert torch.equal(m.path, torch.ones(3)) and torch.equal(m.derived_on_w_device, torch.ones(2))
+

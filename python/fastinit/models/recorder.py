@@ -87,6 +87,10 @@ class _Recorder:
         torch = self.torch
         name = getattr(func, "__name__", "")
         if name == "__get__" or name == "__set__":  # attribute access (.data, .shape, ...)
+            if name == "__get__" and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+                prop = getattr(getattr(func, "__self__", None), "__name__", None)
+                if prop in _DEVICE_PROPS:
+                    return self.eager_device(args[0], prop, func)
             return func(*args, **kwargs)
         if func in self.fastinit_fns:
             return self.init_call(self.fastinit_fns[func], args, kwargs, real_fn=func)
@@ -120,6 +124,20 @@ class _Recorder:
         self.outputs(result, _Op("call", name, func, refs[0], refs[1]), ())
         return result
 
+    def eager_device(self, t, prop, func):
+        """``t.device``, ``t.is_meta``, ``t.is_cpu``, ``t.is_cuda`` of a recorded tensor as an
+        eager build would see them (as torchdistx's fake tensors report them): the device its
+        factory asked for, else the device of what it was computed from, else CPU. A
+        constructor that branches on them takes the eager branch (issue 17, defect 16)."""
+        torch = self.torch
+        st = self.storages.get(_key(t))
+        if st is None:  # a meta tensor from outside deferred_init: meta, as it is
+            return func(t)
+        dev = torch.device(st.device) if st.device is not None else torch.device("cpu")
+        if prop == "device":
+            return dev
+        return {"is_meta": dev.type == "meta", "is_cpu": dev.type == "cpu", "is_cuda": dev.type == "cuda"}[prop]
+
     def value(self, func, name, args, kwargs):
         """``item()``, ``tolist()``, ``bool(t)``, and ops whose output shape depends on
         values (``nonzero``, a boolean mask index...) on recorded tensors: computed for real,
@@ -143,7 +161,10 @@ class _Recorder:
         if isinstance(result, torch.Tensor):
             if result.is_meta and _key(result) not in self.storages:
                 root = op if not path else _Op(op.kind, op.name, op.func, op.args, op.kwargs, out=path)
-                self.new_storage(result, root)
+                # a computed tensor is on the device of its inputs (for eager_device)
+                device = next((r.st.device for r in _refs_in((op.args, op.kwargs)) if r.st.device is not None),
+                              None)
+                self.new_storage(result, root, device)
         elif isinstance(result, (list, tuple)):
             for i, r in enumerate(result):
                 self.outputs(r, op, path + (i,))
@@ -345,6 +366,7 @@ def _torch_init_original(name):
 # reference-counted under patch's lock: in place while any deferred_init runs, on any
 # thread (issue 17, defect 11: two threads used to share one recorder).
 
+_DEVICE_PROPS = ("device", "is_meta", "is_cpu", "is_cuda")
 _tls = threading.local()  # .stack: the recorders active on this thread, innermost last
 _swap = {"depth": 0, "undo": None, "repl": None}
 _dispatchers = {}  # id(original) -> dispatcher
