@@ -641,3 +641,24 @@ def test_constructor_sees_the_eager_device():
     m = check_against_eager(DeviceBranch, what="DeviceBranch")
     assert torch.equal(m.path, torch.ones(3)) and torch.equal(m.derived_on_w_device, torch.ones(2))
 
+
+class OutCalls(nn.Module):
+    """out= calls on recorded tensors, and spectral_norm (which normalizes with out=)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("ar", torch.empty(6))
+        torch.arange(6, out=self.ar)
+        self.register_buffer("plus", torch.empty(6))
+        torch.add(self.ar, 1, out=self.plus)
+        self.register_buffer("unit", torch.empty(2, 3))
+        nn.functional.normalize(self.ar.view(2, 3), dim=0, out=self.unit)
+        self.sn = nn.utils.parametrizations.spectral_norm(nn.Linear(40, 40))
+
+
+def test_out_calls_replay_as_out():
+    """Issue 17, defect 7: every out= call on a recorded tensor failed at replay (the
+    destination was passed positionally); spectral_norm could not be materialized."""
+    m = check_against_eager(OutCalls, what="OutCalls")
+    assert torch.equal(m.ar, torch.arange(6.0)) and torch.equal(m.plus, torch.arange(1.0, 7.0))
+    assert torch.isfinite(m.sn(torch.ones(2, 40))).all()

@@ -11,6 +11,10 @@ from .records import (
 from .shapes import _dense, _torch
 
 
+# fills that depend on the whole tensor (per-column zeros): not written shard by shard
+_WHOLE_ONLY = ("sparse_",)
+
+
 class _Replay:
     def __init__(self, seed, device, poison=False):
         self.seed = seed
@@ -92,7 +96,7 @@ class _Replay:
                     view = torch.as_strided(base, op.ref.size, op.ref.stride, op.ref.offset)
                     self.apply(st, op, view, name)
                     if mask is not None and (op.kind in ("fill", "trng", "const") or op.name in _PURE_WRITES
-                                             or op.name == "__setitem__"):
+                                             or op.name == "__setitem__" or op.out == ()):
                         mview = torch.as_strided(mask, op.ref.size, op.ref.stride, op.ref.offset)
                         if op.name == "__setitem__":
                             idx = self.resolve(op.args[0])
@@ -149,7 +153,10 @@ class _Replay:
                            self.key(st, op.ordinal))
         else:
             try:
-                op.func(view, *self.resolve(op.args), **self.resolve(op.kwargs))
+                if op.out == ():  # recorded from an out= call: the destination goes back as out=
+                    op.func(*self.resolve(op.args), out=view, **self.resolve(op.kwargs))
+                else:
+                    op.func(view, *self.resolve(op.args), **self.resolve(op.kwargs))
             except Exception as e:
                 raise DeferredInitError(f"materialize_: {name or st.name}: replaying Tensor.{op.name} failed: "
                                         f"{type(e).__name__}: {e}") from e
@@ -210,7 +217,7 @@ class _Replay:
         start = max([i for i in st.kills if i < upto], default=-1)
         ops = st.ops[max(start, 0):upto]
         eligible = ref.same_layout(st.meta) and (start >= 0 or st.root.kind in ("const", "fill")) and all(
-            o.ref.same_layout(st.meta) and (o.kind in ("const", "fill") or (
+            o.ref.same_layout(st.meta) and ((o.kind in ("const", "fill") and o.name not in _WHOLE_ONLY) or (
                 o.kind == "call" and o.name in _ELEMENTWISE and not list(_refs_in((o.args, o.kwargs)))
                 and not any(isinstance(a, (_Const, torch.Tensor)) for a in o.args))) for o in ops)
         if self.poison:
