@@ -662,3 +662,26 @@ def test_out_calls_replay_as_out():
     m = check_against_eager(OutCalls, what="OutCalls")
     assert torch.equal(m.ar, torch.arange(6.0)) and torch.equal(m.plus, torch.arange(1.0, 7.0))
     assert torch.isfinite(m.sn(torch.ones(2, 40))).all()
+
+
+class SparseInit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(60, 50))
+        nn.init.sparse_(self.w, sparsity=0.3)
+
+
+def test_sparse_positions_follow_the_seed():
+    """Issue 17, defect 8: nn.init.sparse_ under deferred_init took its zero positions from
+    torch's global RNG; they come from fastinit's key (derive_seed(seed, name))."""
+    from fastinit.core.seeds import derive_seed
+
+    torch.manual_seed(1)
+    a = materialize_(deferred_init(SparseInit), seed=5)
+    torch.manual_seed(2)
+    b = materialize_(deferred_init(SparseInit), seed=5)
+    assert torch.equal(a.w, b.w), "the same seed gave different sparse_ values"
+    want = torch.empty(60, 50)
+    fastinit.sparse_(want, 0.3, seed=derive_seed(5, "w"))
+    assert torch.equal(a.w.detach(), want)
+    assert int((a.w == 0).sum(0).min()) == 18  # ceil(0.3 * 60) zeros per column, as torch

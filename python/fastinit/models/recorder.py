@@ -284,7 +284,9 @@ class _Recorder:
         torch = self.torch
         import inspect
 
-        orig = self.originals.get(name) if name in _TORCH_ONLY_INIT else None
+        # torch's sparse_ draws its zero positions with torch.randperm and no generator (the
+        # global RNG): replayed as fastinit's sparse_, keyed like every fill (issue 17, defect 8)
+        orig = self.originals.get(name) if name in _TORCH_ONLY_INIT and name != "sparse_" else None
         tensor = args[0] if args else kwargs.get("tensor")
         if not isinstance(tensor, torch.Tensor) or not tensor.is_meta:
             fn = real_fn or orig or _torch_init_original(name)
