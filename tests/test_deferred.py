@@ -685,3 +685,21 @@ def test_sparse_positions_follow_the_seed():
     fastinit.sparse_(want, 0.3, seed=derive_seed(5, "w"))
     assert torch.equal(a.w.detach(), want)
     assert int((a.w == 0).sum(0).min()) == 18  # ceil(0.3 * 60) zeros per column, as torch
+
+
+class LazyDryRun(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l = nn.LazyLinear(4)
+        self.l(torch.ones(2, 3))
+
+
+def test_orthogonal_parametrization_and_lazy_dry_run_raise_naming_op_and_tensor():
+    """Issue 17, defects 9 and 10: nn.utils.parametrizations.orthogonal inside deferred_init
+    raised torch's raw 'Tensor.item() cannot be called on meta tensors'; a lazy module's dry
+    run failed in set_data. Both are DeferredInitErrors naming the op and the tensor."""
+    with pytest.raises(DeferredInitError, match=r"torch\.allclose on a recorded tensor \(\(6, 6\), torch.float32\)"):
+        deferred_init(lambda: nn.utils.parametrizations.orthogonal(nn.Linear(6, 6)))
+    with pytest.raises(DeferredInitError, match=r"Tensor\.data = a recorded tensor \(4, 3\) on a real "
+                                                r"UninitializedParameter: a lazy module's dry run"):
+        deferred_init(LazyDryRun)

@@ -91,6 +91,16 @@ class _Recorder:
                 prop = getattr(getattr(func, "__self__", None), "__name__", None)
                 if prop in _DEVICE_PROPS:
                     return self.eager_device(args[0], prop, func)
+            if (name == "__set__" and len(args) >= 2 and isinstance(args[0], torch.Tensor) and not args[0].is_meta
+                    and isinstance(args[1], torch.Tensor) and args[1].is_meta):
+                # a zero-element tensor is made for real (Hugging Face's device probe), and a
+                # lazy module's UninitializedParameter is one: its dry run then sets a real
+                # tensor's .data to a recorded one, which torch refuses (issue 17, defect 10)
+                raise DeferredInitError(
+                    f"deferred_init: Tensor.data = a recorded tensor {tuple(args[1].shape)} on a real "
+                    f"{type(args[0]).__name__}: a lazy module's dry run "
+                    "(nn.LazyLinear...) cannot run inside deferred_init; build it, materialize_, then run the dry run"
+                )
             return func(*args, **kwargs)
         if func in self.fastinit_fns:
             return self.init_call(self.fastinit_fns[func], args, kwargs, real_fn=func)
@@ -120,7 +130,19 @@ class _Recorder:
         if name in _DATA_DEPENDENT or (name == "__getitem__" and _mask_index(args[1:])):
             result = _as_meta(self.value(func, name, args, kwargs))
         else:
-            result = _shape_run(func, name, args, kwargs)
+            try:
+                result = _shape_run(func, name, args, kwargs)
+            except DeferredInitError:
+                raise
+            except (RuntimeError, NotImplementedError) as e:
+                # an op with no meta kernel, or one that needs values (nn.utils.parametrizations
+                # .orthogonal's .item()): named, with the tensor (issue 17, defect 9)
+                t = next(iter(_meta_inputs((args, kwargs))), None)
+                what = f"a recorded tensor ({tuple(t.shape)}, {t.dtype})" if t is not None else "recorded tensors"
+                raise DeferredInitError(
+                    f"deferred_init: torch.{name} on {what} cannot run while recording ({type(e).__name__}: {e}); "
+                    "build this part after materialize_"
+                ) from e
         self.outputs(result, _Op("call", name, func, refs[0], refs[1]), ())
         return result
 
@@ -348,6 +370,20 @@ class _Recorder:
 
 
 
+def _meta_inputs(obj):
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        if obj.is_meta:
+            yield obj
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            yield from _meta_inputs(x)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            yield from _meta_inputs(x)
+
+
 def _torch_init_original(name):
     from .patch import _originals_of_torch
 
@@ -461,11 +497,14 @@ def _legacy_wrapper(name, orig):
     return w
 
 
-def _tensor_new(cls, *args, **kwargs):
+def _tensor_new(*args, **kwargs):
     """``torch.Tensor.__new__`` while any deferred_init runs: ``torch.Tensor(...)`` on a
     recording thread is recorded (see _Recorder.legacy); subclasses and other threads get
-    torch's own."""
+    torch's own. The signature is a wildcard: torch._dynamo, when first imported while this
+    is in place, checks its polyfill for torch.Tensor.__new__ against it."""
     import torch
+
+    cls, args = args[0], args[1:]
 
     rec = _active()
     if rec is not None and cls is torch.Tensor:
