@@ -703,3 +703,29 @@ def test_orthogonal_parametrization_and_lazy_dry_run_raise_naming_op_and_tensor(
     with pytest.raises(DeferredInitError, match=r"Tensor\.data = a recorded tensor \(4, 3\) on a real "
                                                 r"UninitializedParameter: a lazy module's dry run"):
         deferred_init(LazyDryRun)
+
+
+# --- torchdistx's names ------------------------------------------------------------------------
+
+
+def test_torchdistx_names():
+    """torchdistx.deferred_init's is_deferred, materialize_tensor, materialize_module work
+    as torchdistx documents them, with materialize_'s values for the same seed."""
+    from fastinit.models.deferred import is_deferred, materialize_module, materialize_tensor
+
+    ref = materialize_(deferred_init(Everything), seed=6)
+    m = deferred_init(Everything)
+    assert is_deferred(m) and is_deferred(m.q) and not is_deferred(torch.zeros(2))
+    q = materialize_tensor(m.q, seed=6)
+    assert isinstance(q, nn.Parameter) and torch.equal(q, ref.q) and m.q.is_meta
+    inv = materialize_tensor(m.inv_freq, seed=6)  # a computed buffer, with its dependencies
+    assert torch.equal(inv, ref.inv_freq)
+    materialize_module(m, buffers_only=True, seed=6)
+    assert all(not b.is_meta for b in m.buffers()) and any(p.is_meta for p in m.parameters())
+    materialize_module(m, check_fn=lambda sub: isinstance(sub, nn.Linear), seed=6)
+    assert all(not p.is_meta for sub in m.modules() if isinstance(sub, nn.Linear) for p in sub.parameters())
+    assert is_deferred(m)
+    materialize_module(m, seed=6)
+    assert not is_deferred(m) and state_equal(m, ref)
+    with pytest.raises(TypeError, match="is_deferred expects"):
+        is_deferred(3)

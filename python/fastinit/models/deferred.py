@@ -77,12 +77,15 @@ init function) is replayed: ``nn.Linear``'s ``kaiming_uniform_`` followed by a l
 
 from __future__ import annotations
 
+import weakref
+
 from .records import DeferredInitError
 from .recorder import _active, _Recorder, _recording
 from .replay import _Replay, _allocate, _get_tensor, _set_tensor
 from .shapes import _torch
 
-__all__ = ["deferred_init", "materialize_", "DeferredInitError"]
+__all__ = ["deferred_init", "materialize_", "DeferredInitError", "is_deferred", "materialize_tensor",
+           "materialize_module"]
 
 _ATTR = "_fastinit_deferred"
 
@@ -160,6 +163,9 @@ def deferred_init(module_fn, *args, **kwargs):
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"deferred_init: module_fn must return a torch.nn.Module, not {type(module).__name__}")
     plan = rec.plan(module)
+    for qual in plan.entries:
+        kind = plan.entries[qual][0]
+        _remember(_get_tensor(module, qual, kind), plan, qual)
     for prefix, m in module.named_modules(remove_duplicate=False):
         m.__dict__[_ATTR] = (plan, prefix)
         if _HOOK not in m.__dict__ and _own_deferred(m):
@@ -168,6 +174,21 @@ def deferred_init(module_fn, *args, **kwargs):
 
 
 _HOOK = "_fastinit_deferred_hook"
+#: id(meta tensor) -> (weakref to it, plan, qualified name), for is_deferred /
+#: materialize_tensor; an entry goes when its tensor does. Keyed by id: a
+#: WeakKeyDictionary compares tensors with ==, which is elementwise.
+_DEFERRED_TENSORS = {}
+
+
+def _remember(t, plan, qual):
+    k = id(t)
+    if k not in _DEFERRED_TENSORS:
+        _DEFERRED_TENSORS[k] = (weakref.ref(t, lambda _r, k=k: _DEFERRED_TENSORS.pop(k, None)), plan, qual)
+
+
+def _recorded(t):
+    found = _DEFERRED_TENSORS.get(id(t))
+    return found[1:] if found is not None and found[0]() is t else None
 
 
 def _own_deferred(m):
@@ -245,6 +266,11 @@ def materialize_(module, device=None, *, seed=None, generator=None):
         >>> all(torch.equal(a, b) for a, b in zip(model.parameters(), model2.parameters()))
         True
     """
+    return _materialize(module, device, seed, generator, None)
+
+
+def _materialize(module, device, seed, generator, select):
+    """materialize_; ``select(qualname, kind)``, when given, limits it to those tensors."""
     torch = _torch()
     from ..core.seeds import check_u64, torch_seed
 
@@ -264,13 +290,15 @@ def materialize_(module, device=None, *, seed=None, generator=None):
     cut = len(prefix) + 1 if prefix else 0
     entries = [(q[cut:], kind, ref) for q, (kind, ref) in plan.entries.items()
                if not prefix or q.startswith(prefix + ".")]
+    known = {q for q, _, _ in entries}
+    if select is not None:
+        entries = [(q, kind, ref) for q, kind, ref in entries if select(q, kind)]
     if device is None:
         wanted = {str(torch.device(r.st.device)) for _, _, r in entries if r.st.device is not None}
         wanted.discard("meta")  # a constructor's own meta tensors say nothing about where to allocate
         device = torch.device(wanted.pop()) if len(wanted) == 1 else torch.device("cpu")
     device = torch.device(device)
 
-    known = {q for q, _, _ in entries}
     stray = [n for n, t in list(module.named_parameters(remove_duplicate=False))
              + list(module.named_buffers(remove_duplicate=False)) if t.is_meta and n not in known]
     if stray:
@@ -302,7 +330,15 @@ def materialize_(module, device=None, *, seed=None, generator=None):
             ties.append((q, kind, first[id(t)]))
         else:
             first[id(t)] = (q, kind)
-    module._apply(lambda t: _allocate(t, device) if t.is_meta else t)
+    if select is None:
+        module._apply(lambda t: _allocate(t, device) if t.is_meta else t)
+    else:  # only the selected tensors (materialize_module)
+        for q, kind, t in current:
+            if (q, kind) == first[id(t)] and t.is_meta and kind != "attr":
+                new = _allocate(t, device)
+                if isinstance(t, torch.nn.Parameter):
+                    new = torch.nn.Parameter(new, requires_grad=t.requires_grad)
+                _set_tensor(module, q, kind, new)
     for q, kind, t in current:
         if kind == "attr" and (q, kind) == first[id(t)] and t.is_meta:
             _set_tensor(module, q, kind, _allocate(t, device))
@@ -357,3 +393,72 @@ def _retie(module, plan, prefix, entries):
                     and isinstance(o, torch.nn.Parameter) == isinstance(t, torch.nn.Parameter)):
                 _set_tensor(module, q, kind, o)
                 break
+
+
+# --- torchdistx's names ----------------------------------------------------------------------
+# torchdistx.deferred_init documents deferred_init(module_fn, *args, **kwargs),
+# is_deferred(obj), materialize_tensor(tensor) and materialize_module(module,
+# buffers_only=False, check_fn=None): the same calls work here (import them from fastinit),
+# plus fastinit's device / seed / generator keywords.
+
+
+def is_deferred(obj):
+    """Whether ``obj`` (a ``torch.nn.Module`` or a tensor) is deferred: a tensor recorded by
+    :func:`deferred_init` and not materialized yet, or a module with such a parameter or
+    buffer (torchdistx's ``is_deferred``)."""
+    torch = _torch()
+    if isinstance(obj, torch.nn.Module):
+        return any(is_deferred(t) for t in list(obj.parameters()) + list(obj.buffers()))
+    if isinstance(obj, torch.Tensor):
+        return obj.is_meta and _recorded(obj) is not None
+    raise TypeError(f"is_deferred expects a torch.nn.Module or a torch.Tensor, not {type(obj).__name__}")
+
+
+def materialize_tensor(tensor, device=None, *, seed=None, generator=None):
+    """A real copy of one deferred tensor: its record replayed, with the tensors it was
+    computed from (torchdistx's ``materialize_tensor``). Values are those the tensor gets
+    from :func:`materialize_` of its model with the same ``seed``. A tensor that is not
+    deferred is returned as it is. The module still holds the deferred tensor."""
+    torch = _torch()
+    from ..core.seeds import check_u64, torch_seed
+
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"materialize_tensor expects a torch.Tensor, not {type(tensor).__name__}")
+    found = _recorded(tensor) if tensor.is_meta else None
+    if found is None:
+        if tensor.is_meta:
+            raise DeferredInitError("materialize_tensor: this meta tensor was not recorded by fastinit.deferred_init")
+        return tensor
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, not {type(generator).__name__}")
+    plan, qual = found
+    _, ref = plan.entries[qual]
+    if device is None:
+        device = ref.st.device if ref.st.device is not None and str(ref.st.device) != "meta" else "cpu"
+    device = torch.device(device)
+    seed = torch_seed(generator) if seed is None else check_u64(seed, "seed")
+    out = _allocate(tensor, device)
+    _Replay(seed, device, poison=_POISON).final(out, ref, qual)
+    if isinstance(tensor, torch.nn.Parameter):
+        out = torch.nn.Parameter(out, requires_grad=tensor.requires_grad)
+    return out
+
+
+def materialize_module(module, buffers_only=False, check_fn=None, *, device=None, seed=None, generator=None):
+    """torchdistx's ``materialize_module``: materializes ``module``'s deferred parameters
+    and buffers in place (only buffers when ``buffers_only``; only those of the submodules
+    for which ``check_fn(submodule)`` is true, when given), as :func:`materialize_` does
+    (the same values for the same ``seed``). Returns ``module``."""
+    if check_fn is None and not buffers_only:
+        return materialize_(module, device, seed=seed, generator=generator)
+    chosen = set()
+
+    def walk(m, prefix):
+        if check_fn is None or check_fn(m):
+            names = list(m._buffers) if buffers_only else list(m._parameters) + list(m._buffers)
+            chosen.update(prefix + n for n in names)
+        for cn, c in m.named_children():
+            walk(c, prefix + cn + ".")
+
+    walk(module, "")
+    return _materialize(module, device, seed, generator, lambda q, kind: kind != "attr" and q in chosen)
