@@ -16,7 +16,9 @@ self.apply, RMSNorm ones, a rotary inv_freq buffer).
 
     python benchmarks/bench_materialize.py            # 20 layers (1.03B params), 2 threads
     python benchmarks/bench_materialize.py --quick    # 2 layers: a smoke run
-Results: benchmarks/results/bench_materialize{,_quick}.{txt,json}.
+Results: <out>.txt and <out>.json, <out> from --out (default: bench_materialize{,_quick} in the
+current directory). The tracked files under benchmarks/results/ change only when --out names them
+(issue 19).
 """
 from __future__ import annotations
 
@@ -211,6 +213,9 @@ def main():
     ap.add_argument("--impl", default="hf,hand")
     ap.add_argument("--no-sharded", action="store_true")
     ap.add_argument("--child")
+    ap.add_argument("--out", default=None,
+                    help="path prefix of the .txt/.json results (default ./bench_materialize[_quick]); "
+                         "pass benchmarks/results/bench_materialize to update the tracked results")
     a = ap.parse_args()
     layers = a.layers or (2 if a.quick else 20)
     if a.child:
@@ -269,7 +274,7 @@ def main():
                     lines.append(f"| {impl} | {world} | {r['rank']} | {r['deferred_init_s']:.3f} s | "
                                  f"{r['materialize_s']:.2f} s | {r['total_s']:.2f} s | {gib(r['local_bytes']):.2f} GiB | "
                                  f"{gib(r['peak_rss']):.2f} GiB | {gib(r['peak_rss'] - r['rss_before']):.2f} GiB |")
-    out = os.path.join(HERE, "results", "bench_materialize" + ("_quick" if a.quick else ""))
+    out = a.out or os.path.abspath("bench_materialize" + ("_quick" if a.quick else ""))
     with open(out + ".json", "w") as f:
         json.dump(results, f, indent=1)
     with open(out + ".txt", "w") as f:

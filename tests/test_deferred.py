@@ -229,10 +229,15 @@ def test_same_seed_same_model_and_seed_none_follows_manual_seed():
     g.manual_seed(5)
     h = materialize_(deferred_init(Everything), generator=g)
     assert state_equal(f, h) and not torch.equal(f.q, d.q)
-    # materialize_ again on the real model re-initializes it in place, to the same values
+    # materialize_ again on the real model is a no-op (torchdistx's rule): nothing is
+    # written, no key is drawn from the default generator
     ptr = a.q.data_ptr()
-    materialize_(a, seed=7)
-    assert a.q.data_ptr() == ptr and state_equal(a, b)
+    before = {n: t.clone() for n, t in named_tensors(a).items()}
+    state = torch.get_rng_state()
+    materialize_(a, seed=8)
+    materialize_(a)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert a.q.data_ptr() == ptr and all(torch.equal(t, before[n]) for n, t in named_tensors(a).items())
 
 
 def test_values_keyed_by_seed_and_name():
@@ -425,3 +430,302 @@ def test_cuda_equals_cpu():
             assert torch.allclose(t, u, atol=1e-6), n
         else:
             assert torch.equal(t, u), n
+
+
+# --- issue 17: what materialize_ may write ---------------------------------------------------
+
+
+class TiedLM(nn.Module):
+    def __init__(self, vocab=50, dim=16):
+        super().__init__()
+        self.emb = nn.Embedding(vocab, dim)
+        self.body = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.emb.weight
+
+
+def test_partial_checkpoint_assign_then_materialize_keeps_loaded_tensors():
+    """Issue 17, defect 14: load_state_dict(ckpt, assign=True) on a deferred model, then
+    materialize_ for the tensors the checkpoint lacks. The loaded tensors are the
+    checkpoint's own (not re-randomized) and the checkpoint dict is not written."""
+    m = deferred_init(TiedLM)
+    g = torch.Generator().manual_seed(0)
+    ckpt = {"body.weight": torch.randn(16, 16, generator=g), "body.bias": torch.randn(16, generator=g)}
+    saved = {k: v.clone() for k, v in ckpt.items()}
+    m.load_state_dict(ckpt, strict=False, assign=True)
+    materialize_(m, seed=3)
+    for k in ckpt:
+        assert torch.equal(ckpt[k], saved[k]), f"the checkpoint's {k} was overwritten"
+    assert torch.equal(m.body.weight.detach(), saved["body.weight"]), "a loaded weight was re-initialized"
+    assert torch.equal(m.body.bias.detach(), saved["body.bias"])
+    # what the checkpoint lacks is materialized as without it, and ties kept
+    ref = materialize_(deferred_init(TiedLM), seed=3)
+    assert torch.equal(m.emb.weight, ref.emb.weight) and m.head.weight is m.emb.weight
+    assert not m.emb.weight.isnan().any()
+
+
+def test_tied_parameter_restored_after_partial_materialize():
+    """Issue 17, defect 13: materialize_(m.head) with head.weight tied to emb.weight, then
+    materialize_(m): one tensor, with the values of a whole-model materialize_ (either order)."""
+    ref = materialize_(deferred_init(TiedLM), seed=4)
+    for first in ("head", "emb"):
+        m = deferred_init(TiedLM)
+        materialize_(getattr(m, first), seed=4)
+        materialize_(m, seed=4)
+        assert m.head.weight is m.emb.weight, f"{first} first: the tie is broken"
+        assert state_equal(m, ref), f"{first} first: values differ from a whole-model materialize_"
+
+
+# --- issue 17: recording is per thread, and nests ---------------------------------------------
+
+
+class TruncInit(nn.Module):
+    """A constructor that calls torch.nn.init.trunc_normal_ (swapped for a recorder: torch's
+    returns early on meta) while another thread's deferred_init is open (``barrier``)."""
+
+    def __init__(self, barrier=None, dim=64):
+        super().__init__()
+        if barrier is not None:
+            barrier.wait(timeout=60)
+        self.w = nn.Parameter(torch.empty(dim, dim))
+        nn.init.trunc_normal_(self.w, std=0.02)
+        if barrier is not None:
+            barrier.wait(timeout=60)
+        self.fc = nn.Linear(dim, dim)
+        nn.init.trunc_normal_(self.fc.weight, std=0.02)
+
+
+def test_two_threads_record_at_once():
+    """Issue 17, defect 11: two deferred_init calls at the same time in two threads give two
+    correct models (the nn.init swap used to route both threads to one recorder)."""
+    import threading
+
+    barrier = threading.Barrier(2)
+    built, errors = [None, None], []
+
+    def work(i):
+        try:
+            built[i] = materialize_(deferred_init(TruncInit, barrier), seed=9)
+        except BaseException as e:  # noqa: BLE001  reported below
+            errors.append(e)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    ref = materialize_(deferred_init(TruncInit), seed=9)
+    for m in built:
+        assert state_equal(m, ref)
+        assert float(m.w.detach().std()) < 0.03 and float(m.fc.weight.detach().std()) < 0.03
+    # and an eager build in a third thread while one records: torch's own functions
+    assert nn.init.trunc_normal_.__module__ == "torch.nn.init"
+
+
+class InnerEager(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = nn.Linear(40, 40)
+        self.fc = nn.Linear(40, 40)
+
+
+class InnerNested(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = deferred_init(nn.Linear, 40, 40)
+        self.fc = nn.Linear(40, 40)
+
+
+def test_nested_deferred_init_default_device():
+    """Issue 17, defect 12: a deferred_init inside another one's constructor, materialize_
+    with the default device: every tensor real (it used to stay on meta), as eager builds."""
+    check_against_eager(InnerEager, what="nested", make=lambda: deferred_init(InnerNested))
+    m = materialize_(deferred_init(InnerNested), seed=1)
+    assert all(t.device.type == "cpu" for t in named_tensors(m).values())
+    assert state_equal(m, materialize_(deferred_init(InnerEager), seed=1))
+
+
+def test_module_instance_is_a_type_error():
+    """Issue 19: deferred_init(nn.Linear(4, 4)) (an instance) raises a TypeError that says
+    to pass the class (it used to call forward())."""
+    with pytest.raises(TypeError, match=r"not a Linear instance.*deferred_init\(Linear, \*args\)"):
+        deferred_init(nn.Linear(4, 4))
+
+
+# --- issue 17: legacy constructors ----------------------------------------------------------
+
+
+class Legacy(nn.Module):
+    """XLNet's nn.Parameter(torch.FloatTensor(n, m)), Wav2Vec2's torch.Tensor(n).uniform_(),
+    LeViT's torch.LongTensor(list), EnCodec's torch.Tensor([True])."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Parameter(torch.FloatTensor(40, 50))
+        nn.init.normal_(self.q, std=0.02)
+        self.masked_spec_embed = nn.Parameter(torch.Tensor(2000).uniform_())
+        self.register_buffer("idx", torch.LongTensor([3, 1, 2]))
+        self.register_buffer("flag", torch.Tensor([True]))
+        self.register_buffer("sizes", torch.Tensor(torch.Size([2, 3])).fill_(0.5))
+
+
+def test_legacy_constructors_are_recorded_and_seeded_by_name():
+    """Issue 17, defect 6: legacy constructors are deferred (meta, no global RNG draw at
+    deferred_init) and seeded by name at materialize_ (the same seed twice: the same values)."""
+    from fastinit.core.seeds import derive_seed
+
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    m = deferred_init(Legacy)
+    assert torch.equal(torch.get_rng_state(), state), "deferred_init drew from torch's global RNG"
+    assert all(t.is_meta for t in named_tensors(m).values())
+    a = materialize_(m, seed=3)
+    b = materialize_(deferred_init(Legacy), seed=3)
+    assert state_equal(a, b)
+    want = torch.empty(2000)
+    fastinit.uniform_(want, 0.0, 1.0, seed=derive_seed(3, "masked_spec_embed"))
+    assert torch.equal(a.masked_spec_embed.detach(), want)
+    check_against_eager(Legacy, what="Legacy")
+    assert isinstance(torch.zeros(1), torch.FloatTensor) and torch.FloatTensor.__module__ == "torch"
+
+
+class ForwardNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 8)
+        self.proj = nn.Linear(8, 8, bias=False)
+        self.conv = nn.Conv1d(8, 8, 3)
+
+
+def test_forward_before_materialize_raises_naming_the_module():
+    """Issue 17, defect 15: forward() before materialize_ used to return uninitialized memory
+    (Linear(bias=False), Conv1d) or a meta tensor (Embedding). It raises, naming the module;
+    after materialize_ it runs (and the model pickles)."""
+    import io
+
+    m = deferred_init(ForwardNet)
+    with pytest.raises(DeferredInitError, match=r"proj \(Linear\)\.forward\(\) called before materialize_: weight"):
+        m.proj(torch.ones(2, 8))
+    with pytest.raises(DeferredInitError, match=r"conv \(Conv1d\)\.forward\(\).*weight, bias"):
+        m.conv(torch.ones(1, 8, 5))
+    with pytest.raises(DeferredInitError, match=r"emb \(Embedding\)\.forward\(\)"):
+        m.emb(torch.tensor([1, 2]))
+    materialize_(m.proj, seed=1)
+    assert torch.isfinite(m.proj(torch.ones(2, 8))).all()
+    with pytest.raises(DeferredInitError, match=r"emb \(Embedding\)"):
+        m.emb(torch.tensor([1, 2]))
+    materialize_(m, seed=1)
+    assert torch.isfinite(m.conv(m.proj(m.emb(torch.tensor([[1, 2, 3]]))).transpose(1, 2))).all()
+    assert not any(len(x._forward_pre_hooks) for x in m.modules())
+    torch.save(m, io.BytesIO())  # the hook check is picklable (module level); the model too
+
+
+class DeviceBranch(nn.Module):
+    """Takes a branch on a tensor's device, as some constructors do."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(40, 40))
+        nn.init.normal_(self.w)
+        on_cpu = self.w.device.type == "cpu" and self.w.is_cpu and not self.w.is_meta and not self.w.is_cuda
+        self.register_buffer("path", torch.ones(3) if on_cpu else torch.zeros(3))
+        derived = self.w * 2
+        self.register_buffer("derived_on_w_device", torch.full((2,), float(derived.device == self.w.device)))
+
+
+def test_constructor_sees_the_eager_device():
+    """Issue 17, defect 16: a constructor branching on t.device / t.is_meta saw meta under
+    deferred_init and silently took the other branch; it sees the eager device (CPU here)."""
+    m = check_against_eager(DeviceBranch, what="DeviceBranch")
+    assert torch.equal(m.path, torch.ones(3)) and torch.equal(m.derived_on_w_device, torch.ones(2))
+
+
+class OutCalls(nn.Module):
+    """out= calls on recorded tensors, and spectral_norm (which normalizes with out=)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("ar", torch.empty(6))
+        torch.arange(6, out=self.ar)
+        self.register_buffer("plus", torch.empty(6))
+        torch.add(self.ar, 1, out=self.plus)
+        self.register_buffer("unit", torch.empty(2, 3))
+        nn.functional.normalize(self.ar.view(2, 3), dim=0, out=self.unit)
+        self.sn = nn.utils.parametrizations.spectral_norm(nn.Linear(40, 40))
+
+
+def test_out_calls_replay_as_out():
+    """Issue 17, defect 7: every out= call on a recorded tensor failed at replay (the
+    destination was passed positionally); spectral_norm could not be materialized."""
+    m = check_against_eager(OutCalls, what="OutCalls")
+    assert torch.equal(m.ar, torch.arange(6.0)) and torch.equal(m.plus, torch.arange(1.0, 7.0))
+    assert torch.isfinite(m.sn(torch.ones(2, 40))).all()
+
+
+class SparseInit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(60, 50))
+        nn.init.sparse_(self.w, sparsity=0.3)
+
+
+def test_sparse_positions_follow_the_seed():
+    """Issue 17, defect 8: nn.init.sparse_ under deferred_init took its zero positions from
+    torch's global RNG; they come from fastinit's key (derive_seed(seed, name))."""
+    from fastinit.core.seeds import derive_seed
+
+    torch.manual_seed(1)
+    a = materialize_(deferred_init(SparseInit), seed=5)
+    torch.manual_seed(2)
+    b = materialize_(deferred_init(SparseInit), seed=5)
+    assert torch.equal(a.w, b.w), "the same seed gave different sparse_ values"
+    want = torch.empty(60, 50)
+    fastinit.sparse_(want, 0.3, seed=derive_seed(5, "w"))
+    assert torch.equal(a.w.detach(), want)
+    assert int((a.w == 0).sum(0).min()) == 18  # ceil(0.3 * 60) zeros per column, as torch
+
+
+class LazyDryRun(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l = nn.LazyLinear(4)
+        self.l(torch.ones(2, 3))
+
+
+def test_orthogonal_parametrization_and_lazy_dry_run_raise_naming_op_and_tensor():
+    """Issue 17, defects 9 and 10: nn.utils.parametrizations.orthogonal inside deferred_init
+    raised torch's raw 'Tensor.item() cannot be called on meta tensors'; a lazy module's dry
+    run failed in set_data. Both are DeferredInitErrors naming the op and the tensor."""
+    with pytest.raises(DeferredInitError, match=r"torch\.allclose on a recorded tensor \(\(6, 6\), torch.float32\)"):
+        deferred_init(lambda: nn.utils.parametrizations.orthogonal(nn.Linear(6, 6)))
+    with pytest.raises(DeferredInitError, match=r"Tensor\.data = a recorded tensor \(4, 3\) on a real "
+                                                r"UninitializedParameter: a lazy module's dry run"):
+        deferred_init(LazyDryRun)
+
+
+# --- torchdistx's names ------------------------------------------------------------------------
+
+
+def test_torchdistx_names():
+    """torchdistx.deferred_init's is_deferred, materialize_tensor, materialize_module work
+    as torchdistx documents them, with materialize_'s values for the same seed."""
+    from fastinit.models.deferred import is_deferred, materialize_module, materialize_tensor
+
+    ref = materialize_(deferred_init(Everything), seed=6)
+    m = deferred_init(Everything)
+    assert is_deferred(m) and is_deferred(m.q) and not is_deferred(torch.zeros(2))
+    q = materialize_tensor(m.q, seed=6)
+    assert isinstance(q, nn.Parameter) and torch.equal(q, ref.q) and m.q.is_meta
+    inv = materialize_tensor(m.inv_freq, seed=6)  # a computed buffer, with its dependencies
+    assert torch.equal(inv, ref.inv_freq)
+    materialize_module(m, buffers_only=True, seed=6)
+    assert all(not b.is_meta for b in m.buffers()) and any(p.is_meta for p in m.parameters())
+    materialize_module(m, check_fn=lambda sub: isinstance(sub, nn.Linear), seed=6)
+    assert all(not p.is_meta for sub in m.modules() if isinstance(sub, nn.Linear) for p in sub.parameters())
+    assert is_deferred(m)
+    materialize_module(m, seed=6)
+    assert not is_deferred(m) and state_equal(m, ref)
+    with pytest.raises(TypeError, match="is_deferred expects"):
+        is_deferred(3)

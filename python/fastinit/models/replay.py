@@ -1,0 +1,321 @@
+"""materialize_'s replay of a record: keys, fastinit fills, torch's RNG ops with seeded
+generators, DTensor shards, allocation."""
+
+from __future__ import annotations
+
+from .. import fills as _fills
+from ..core.seeds import derive_seed
+from .records import (
+    _DEVICE, _ELEMENTWISE, _PURE_WRITES, DeferredInitError, _Const, _Ref, _refs_in,
+)
+from .shapes import _dense, _torch
+
+
+# fills that depend on the whole tensor (per-column zeros): not written shard by shard
+_WHOLE_ONLY = ("sparse_",)
+
+
+class _Replay:
+    def __init__(self, seed, device, poison=False):
+        self.seed = seed
+        self.device = device
+        self.poison = poison  # fill fresh memory with NaN / -1 first (tests: unwritten elements show)
+        self.memo = {}  # (id(storage), version) -> real root tensor
+        self.keys = {}
+        self.live = None  # (storage, base) being replayed
+
+    def key(self, st, ordinal):
+        k = (st.name, ordinal)
+        v = self.keys.get(k)
+        if v is None:
+
+            v = self.keys[k] = derive_seed(self.seed, st.name if ordinal == 0 else f"{st.name}#{ordinal}")
+        return v
+
+    # values of references
+    def resolve(self, obj):
+        torch = _torch()
+        if isinstance(obj, _Ref):
+            if self.live is not None and self.live[0] is obj.st and obj.version == self.live[2]:
+                base = self.live[1]
+            else:
+                base = self.state(obj.st, obj.version)
+            return torch.as_strided(base, obj.size, obj.stride, obj.offset)
+        if isinstance(obj, _Const):
+            v = obj.value
+            return v.to(self.device) if v.dim() > 0 else v
+        if obj is _DEVICE:
+            return self.device
+        if isinstance(obj, list):
+            return [self.resolve(x) for x in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.resolve(x) for x in obj)
+        if isinstance(obj, dict):
+            return {k: self.resolve(v) for k, v in obj.items()}
+        return obj
+
+    def empty_root(self, st):
+        torch = _torch()
+        m = st.meta
+        store = torch.empty(st.nelem, dtype=m.dtype, device=self.device)
+        if self.poison:
+            _poison(store)
+        return torch.as_strided(store, m.size(), m.stride(), m.storage_offset())
+
+    def state(self, st, version):
+        k = (id(st), version)
+        base = self.memo.get(k)
+        if base is None:
+            base = self.empty_root(st)
+            self.run(st, base, version)
+            if st.nelem <= (1 << 20):
+                self.memo[k] = base
+        return base
+
+    def run(self, st, base, upto, name=None):
+        """Replay ``st``'s creation and writes [0, upto) into ``base`` (its root layout)."""
+        torch = _torch()
+        if st.error is not None and not any(i < upto for i in st.kills):
+            raise DeferredInitError(f"materialize_: {name or st.name}: {st.error}")
+        start = -1
+        for i in st.kills:
+            if i < upto:
+                start = i
+        mask = None
+        saved = self.live
+        try:
+            with torch.no_grad():
+                if start < 0:
+                    self.apply_root(st, base, name)
+                    start = 0
+                    if st.root.kind == "alloc" and st.nelem:
+                        mask = torch.zeros(st.nelem, dtype=torch.bool)
+                for i in range(start, upto):
+                    op = st.ops[i]
+                    self.live = (st, base, i)
+                    view = torch.as_strided(base, op.ref.size, op.ref.stride, op.ref.offset)
+                    self.apply(st, op, view, name)
+                    if mask is not None and (op.kind in ("fill", "trng", "const") or op.name in _PURE_WRITES
+                                             or op.name == "__setitem__" or op.out == ()):
+                        mview = torch.as_strided(mask, op.ref.size, op.ref.stride, op.ref.offset)
+                        if op.name == "__setitem__":
+                            idx = self.resolve(op.args[0])
+                            idx = idx.cpu() if isinstance(idx, torch.Tensor) else _cpu_index(idx)
+                            mview[idx] = True
+                        else:
+                            mview.fill_(True)
+        finally:
+            self.live = saved
+        if mask is not None and not bool(mask.all()):
+            missing = int((~mask).sum())
+            raise DeferredInitError(
+                f"materialize_: {name or st.name}: {missing} of {st.nelem} elements of a tensor created by "
+                f"torch.{st.root.name} are never written by its constructor (an eager build leaves them "
+                "uninitialized); initialize them in the constructor"
+            )
+
+    def apply_root(self, st, base, name):
+        torch = _torch()
+        r = st.root
+        if r.kind == "alloc":
+            return
+        if r.kind == "const":
+            base.fill_(r.value)
+            return
+        if r.kind == "fill":
+            getattr(_fills, r.name)(base, *r.args, seed=self.key(st, 0))
+            return
+        try:
+            if r.kind == "trng":
+                res = self.torch_rng(r.func, (), self.resolve(r.args), self.resolve(r.kwargs), self.key(st, 0),
+                                     factory=True)
+            else:
+                res = r.func(*self.resolve(r.args), **self.resolve(r.kwargs))
+        except DeferredInitError:
+            raise
+        except Exception as e:
+            raise DeferredInitError(f"materialize_: {name or st.name}: replaying torch.{r.name} failed: "
+                                    f"{type(e).__name__}: {e}") from e
+        for i in r.out or ():
+            res = res[i]
+        base.copy_(res)
+
+    def apply(self, st, op, view, name):
+        if op.kind == "const":
+            view.fill_(op.value)
+        elif op.kind == "fill":
+            kw = dict(op.kwargs)
+            if not op.explicit_seed:
+                kw["seed"] = self.key(st, op.ordinal)
+            getattr(_fills, op.name)(view, *op.args, **self.resolve(kw))
+        elif op.kind == "trng":
+            self.torch_rng(op.func, (view,), self.resolve(op.args), self.resolve(op.kwargs),
+                           self.key(st, op.ordinal))
+        else:
+            try:
+                if op.out == ():  # recorded from an out= call: the destination goes back as out=
+                    op.func(*self.resolve(op.args), out=view, **self.resolve(op.kwargs))
+                else:
+                    op.func(view, *self.resolve(op.args), **self.resolve(op.kwargs))
+            except Exception as e:
+                raise DeferredInitError(f"materialize_: {name or st.name}: replaying Tensor.{op.name} failed: "
+                                        f"{type(e).__name__}: {e}") from e
+
+    def torch_rng(self, func, head, args, kwargs, key, factory=False):
+        """torch's own RNG op with a CPU generator seeded by ``key``, computed on CPU."""
+        torch = _torch()
+        g = torch.Generator(device="cpu")
+        g.manual_seed(key & ((1 << 63) - 1))
+        cpu = lambda x: x.cpu() if isinstance(x, torch.Tensor) else x  # noqa: E731
+        args = tuple(cpu(a) for a in args)
+        kwargs = {k: ("cpu" if v is self.device and k == "device" else cpu(v)) for k, v in kwargs.items()}
+        gkw = {"generator": g} if _takes_generator(func) else {}
+        # one torch thread: LAPACK's QR (orthogonal_) rounds differently with more
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            if factory:
+                return func(*args, **gkw, **kwargs).to(self.device)
+            target = head[0]
+            tmp = target if target.device.type == "cpu" else torch.empty(target.shape, dtype=target.dtype)
+            func(tmp, *args, **gkw, **kwargs)
+            if tmp is not target:
+                target.copy_(tmp)
+        finally:
+            torch.set_num_threads(threads)
+
+    # one module tensor
+    def final(self, dest, ref, name):
+        torch = _torch()
+        from ..core.shards import is_dtensor
+
+        st = ref.st
+        upto = ref.version
+        if is_dtensor(dest):
+            return self.final_dtensor(dest, ref, name)
+        same = (ref.whole() and dest.dtype == st.meta.dtype and tuple(dest.stride()) == ref.stride
+                and dest.storage_offset() == 0 and dest.untyped_storage().nbytes() // dest.element_size() == st.nelem)
+        if same:
+            if self.poison:
+                _poison(dest)
+            base = torch.as_strided(dest.detach(), st.meta.size(), st.meta.stride(), st.meta.storage_offset())
+            self.run(st, base, upto, name)
+            self.memo[(id(st), upto)] = base
+        else:
+            full = self.state(st, upto)
+            with torch.no_grad():
+                dest.copy_(torch.as_strided(full, ref.size, ref.stride, ref.offset))
+        _bump(dest)
+
+    def final_dtensor(self, dt, ref, name):
+        torch = _torch()
+        from ..core.shards import dtensor_segments, local_tensor
+
+        st = ref.st
+        upto = ref.version
+        local = local_tensor(dt)
+        start = max([i for i in st.kills if i < upto], default=-1)
+        ops = st.ops[max(start, 0):upto]
+        eligible = ref.same_layout(st.meta) and (start >= 0 or st.root.kind in ("const", "fill")) and all(
+            o.ref.same_layout(st.meta) and ((o.kind in ("const", "fill") and o.name not in _WHOLE_ONLY) or (
+                o.kind == "call" and o.name in _ELEMENTWISE and not list(_refs_in((o.args, o.kwargs)))
+                and not any(isinstance(a, (_Const, torch.Tensor)) for a in o.args))) for o in ops)
+        if self.poison:
+            _poison(local)
+        with torch.no_grad():
+            if eligible:
+                steps = ops if start >= 0 else [st.root] + ops
+                for o in steps:
+                    if o.kind == "const":
+                        local.fill_(o.value)
+                    elif o.kind == "fill":
+                        kw = dict(o.kwargs)
+                        if not o.explicit_seed:
+                            kw["seed"] = self.key(st, o.ordinal)
+                        getattr(_fills, o.name)(dt, *o.args, **kw)
+                    else:
+                        o.func(local, *o.args, **o.kwargs)
+            else:
+                # the whole tensor as a temporary, then this rank's part of it
+                full = self.empty_root(st)
+                self.run(st, full, upto, name)
+                sub = torch.as_strided(full, ref.size, ref.stride, ref.offset)
+                segs = dtensor_segments(dt)
+                if local.numel():
+                    for d, ss in enumerate(segs):
+                        idx = torch.cat([torch.arange(g, g + n, device=sub.device) for g, n in ss])
+                        sub = sub.index_select(d, idx)
+                    local.copy_(sub)
+                del full
+        _bump(dt)
+        if local is not dt:
+            _bump(local)
+
+
+def _takes_generator(func) -> bool:
+    import inspect
+
+    try:
+        return "generator" in inspect.signature(func).parameters
+    except (TypeError, ValueError):  # a builtin: torch's RNG ops all take generator=
+        return True
+
+
+def _cpu_index(idx):
+    torch = _torch()
+    if isinstance(idx, tuple):
+        return tuple(i.cpu() if isinstance(i, torch.Tensor) else i for i in idx)
+    return idx
+
+
+def _poison(t):
+    torch = _torch()
+    with torch.no_grad():
+        if t.dtype.is_floating_point or t.dtype.is_complex:
+            t.fill_(float("nan"))
+        elif t.dtype == torch.bool:
+            t.fill_(True)
+        else:
+            t.fill_(-1)
+
+
+def _bump(t):
+    torch = _torch()
+    inc = getattr(torch._C, "_increment_version", None)
+    if inc is not None:
+        inc((t,))
+
+
+def _allocate(t, device):
+    """``torch.empty_like(t, device=device)`` without its Python reference for meta inputs
+    (which imports sympy: half a second)."""
+    torch = _torch()
+    from ..core.shards import is_dtensor
+
+    if is_dtensor(t):
+        return torch.empty_like(t, device=device)
+    if _dense(tuple(t.size()), tuple(t.stride()), t.numel()):
+        return torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device=device)
+    return torch.empty(t.size(), dtype=t.dtype, device=device)
+
+
+def _set_tensor(module, qual, kind, value):
+    mod, _, leaf = qual.rpartition(".")
+    m = module.get_submodule(mod) if mod else module
+    if kind == "param":
+        m._parameters[leaf] = value
+    elif kind == "buffer":
+        m._buffers[leaf] = value
+    else:
+        m.__dict__[leaf] = value
+
+
+def _get_tensor(module, qual, kind):
+    mod, _, leaf = qual.rpartition(".")
+    m = module.get_submodule(mod) if mod else module
+    if kind == "param":
+        return m._parameters[leaf]
+    if kind == "buffer":
+        return m._buffers[leaf]
+    return m.__dict__[leaf]
+
