@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import sys
 import threading
 
 import numpy as np
@@ -72,28 +73,42 @@ def _new_draw(torch):
     return draw
 
 
-def _ambient(C) -> bool:
-    """Whether a torch mode or torch.func transform is active on this thread (each check a
-    few tens of ns; the guarded draw costs about 1.5 us more, so only then)."""
-    return (C._is_torch_function_mode_enabled() or C._len_torch_dispatch_stack() > 0
-            or C._functorch.maybe_current_level() is not None)
+_CONTEXT_PROBES = []  # on first use: torch's probes of this thread's modes and transforms
+
+
+def _ambient(torch) -> bool:
+    """Whether a torch-function mode, a dispatch mode or a torch.func transform is active on
+    this thread (three C calls, about 80 ns together; the guarded draw costs about 1.5 us
+    more, so it runs only then)."""
+    if not _CONTEXT_PROBES:
+        C = torch._C
+        _CONTEXT_PROBES[:] = [C._is_torch_function_mode_enabled, C._len_torch_dispatch_stack,
+                              C._functorch.maybe_current_level]
+    function_modes, dispatch_modes, functorch_level = _CONTEXT_PROBES
+    return function_modes() or dispatch_modes() > 0 or functorch_level() is not None
 
 
 def torch_seed_words(generator) -> int:
     """The draw of :func:`torch_seed` for a CPU generator (``None``: torch.default_generator),
     left in this thread's buffer: returns the address of its two int64 words (the kernel
-    reads the key there, w[0] | w[1] << 32; saves the tolist)."""
-    import torch
+    reads the key there, w[0] | w[1] << 32; saves the tolist). The per-call fast path's
+    draw: no import, one thread-local lookup, the three context probes, then the bound
+    ``random_`` (issue 20 item 4; benchmarks/bench_keydraw.py)."""
+    try:
+        buf, random_, ptr = _local.draw
+    except AttributeError:
+        import torch
 
-    draw = getattr(_local, "draw", None) or _new_draw(torch)
-    if _ambient(torch._C):
+        buf, random_, ptr = _new_draw(torch)
+    torch = sys.modules["torch"]  # imported: the draw buffer is a torch tensor
+    if _ambient(torch):
         with _outside_torch_contexts(torch):
-            _draw_into(draw[0], generator)
+            _draw_into(buf, generator)
     elif generator is None:
-        draw[1](0, 1 << 32)  # torch.default_generator
+        random_(0, 4294967296)  # torch.default_generator
     else:
-        draw[1](0, 1 << 32, generator=generator)
-    return draw[2]
+        random_(0, 4294967296, generator=generator)
+    return ptr
 
 
 def _draw_into(buf, generator):
@@ -115,7 +130,7 @@ def torch_seed(generator) -> int:
         return w[0] | (w[1] << 32)
     torch_seed_words(generator)
     buf = _local.draw[0]
-    if _ambient(torch._C):
+    if _ambient(torch):
         with _outside_torch_contexts(torch):
             w = buf.tolist()
     else:

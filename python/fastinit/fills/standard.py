@@ -16,7 +16,7 @@ from ..core.docs import shared_doc
 from ..core.bounds import (
     calculate_gain,
     correct_fan,
-    kaiming_bound_for,
+    kaiming_bound_cached,
     fans,
     xavier_bound_for,
 )
@@ -134,7 +134,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
-    bound = kaiming_bound_for(shape, a, mode, nonlinearity)
+    bound = kaiming_bound_cached(shape, a, mode, nonlinearity)
     if type(bound) is float:
         done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
         if done is not None:
