@@ -209,6 +209,11 @@ def ones_(tensor, *, seed=None, offset=0):
     Example:
         >>> fastinit.ones_(torch.empty(768))
     """
+    # torch.nn.init's ones_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(ones_, tensor, seed=seed, offset=offset)
+    if handled:
+        return result
     return _constant(tensor, 1.0, "ones_", seed, offset)
 
 
@@ -226,4 +231,9 @@ def zeros_(tensor, *, seed=None, offset=0):
     Example:
         >>> fastinit.zeros_(torch.empty(768))
     """
+    # torch.nn.init's zeros_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(zeros_, tensor, seed=seed, offset=offset)
+    if handled:
+        return result
     return _constant(tensor, 0.0, "zeros_", seed, offset)

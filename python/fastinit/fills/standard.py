@@ -167,6 +167,11 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_uniform_(w, gain=fastinit.calculate_gain("relu"), seed=0)
     """
+    # torch.nn.init's xavier_uniform_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(xavier_uniform_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
+    if handled:
+        return result
     bound = xavier_bound_for(_shape(tensor), gain)
     if type(bound) is float:
         done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
@@ -252,7 +257,12 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         >>> w = torch.empty(64, 3, 7, 7)
         >>> fastinit.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    # torch's kaiming_normal_ has no __torch_function__ hook of its own
+    # torch.nn.init's kaiming_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(kaiming_normal_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
+                                      generator=generator, seed=seed, offset=offset)
+    if handled:
+        return result
     shape = _shape(tensor)
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -289,6 +299,11 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_normal_(w, seed=0)
     """
+    # torch.nn.init's xavier_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(xavier_normal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
+    if handled:
+        return result
     fan_in, fan_out = fans(_shape(tensor))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return _fill(tensor, "normal", (0.0, std), generator, seed, offset)
@@ -337,6 +352,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> w = torch.empty(768, 768)
         >>> fastinit.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)   # as timm's ViT
     """
+    # torch.nn.init's trunc_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(trunc_normal_, tensor, mean=mean, std=std, a=a, b=b, generator=generator,
+                                      seed=seed, offset=offset)
+    if handled:
+        return result
     if is_torch_tensor(tensor) and tensor.is_meta:
         return tensor
     if (mean < a - 2 * std) or (mean > b + 2 * std):
