@@ -158,8 +158,8 @@ def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
         return None
     st = tensor.untyped_storage()
     base = st.data_ptr()
-    if ptr < base or ptr + n * sizes[code] > base + st.nbytes():
-        return None
+    if ptr < base or ptr + n * sizes[code] > base + st.nbytes() or not st.resizable():
+        return None  # (not resizable: memory torch did not allocate, checked for writability there)
     if generator is not None and generator.device.type != "cpu":
         return None
     if _isa_error != _ISA_OK and check_cpu_isa(quiet=True) is not None:

@@ -15,7 +15,7 @@ from .standard import normal_, uniform_
 from ..core.kernel import _as_float, _check_generator, _check_normal_std, _describe, _torch_function
 from ..core.shards import check_placements, dtensor_segments, is_dtensor, local_tensor
 from ..core.seeds import check_u64, derive_seed, torch_seed
-from ..core.targets import check_no_overlap, is_torch_tensor
+from ..core.targets import check_no_overlap, check_torch_memory, is_torch_tensor
 
 __all__ = [
     "orthogonal_",
@@ -103,6 +103,8 @@ def eye_(tensor):
     _torch_only(tensor, "eye_")
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
+    # torch's eye(out=) writes a freed or read-only storage (a crash): checked first
+    check_torch_memory(local_tensor(tensor) if is_dtensor(tensor) else tensor)
     if not is_dtensor(tensor):
         with torch.no_grad():
             torch.eye(*tensor.shape, out=tensor, requires_grad=tensor.requires_grad)
@@ -181,6 +183,7 @@ def dirac_(tensor, groups=1):
             if c >= s:  # torch's indexing error for a zero-size kernel dim
                 raise IndexError(f"index {c} is out of bounds for dimension {k + 2} with size {s}")
     idx, local = _global_indices(tensor)
+    check_torch_memory(local)  # zero_() and the ones are written through torch ops
     # global -> local position along each dim (-1: not held here)
     pos = []
     for d, ix in enumerate(idx):
@@ -285,6 +288,7 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
     local = local_tensor(tensor) if is_dtensor(tensor) else tensor
     if is_dtensor(tensor):
         check_placements(tensor.placements)
+    check_torch_memory(local)  # written by copy_ and mul_: checked before the draw
     if not local.is_contiguous() and local.numel() > 0:
         d = _describe(local, "normal_", True)
         check_no_overlap(d.sizes, d.strides, d.itemsize)
