@@ -116,3 +116,104 @@ def test_run_cli_mlp_and_block(tmp_path, capsys):
     assert "TransformerEncoderLayer" in out and out.count("act rms") == 2 and "self_attn" in out
     with pytest.raises(ValueError, match="positive"):
         run_cli(argparse.Namespace(plot=None, layers=-1, width=64, block=False, seed=None))
+
+
+# --- issue 18 finding 5: outputs of any structure; audit leaves everything as it found it --------
+
+class _DictOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return {"hidden": self.lin(x), "count": torch.tensor(3)}
+
+
+class _IntFirstTuple(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.zeros(2, dtype=torch.int64), self.lin(x)
+
+
+@__import__("dataclasses").dataclass
+class _Out:
+    labels: object
+    hidden: torch.Tensor
+
+
+class _DataclassOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return _Out(labels=None, hidden=self.lin(x))
+
+
+@pytest.mark.parametrize("model_cls", [_DictOut, _IntFirstTuple, _DataclassOut])
+def test_structured_outputs_are_measured_and_back_propagated(model_cls):
+    torch.manual_seed(0)
+    model = model_cls()
+    x = torch.randn(16, 8)
+    called = []
+
+    def loss_fn(out):
+        called.append(type(out))
+        y = out["hidden"] if isinstance(out, dict) else out[1] if isinstance(out, tuple) else out.hidden
+        return y.pow(2).sum()
+
+    for kw in ({}, {"loss_fn": loss_fn}):
+        rep = fastinit.audit(model, x, **kw)
+        lin = [r for r in rep.rows if r.name == "lin"]
+        assert len(lin) == 1
+        assert math.isfinite(lin[0].grad_rms) and lin[0].grad_rms > 0, (kw, lin[0])
+    assert called == [dict if model_cls is _DictOut else tuple if model_cls is _IntFirstTuple else _Out]
+
+
+def test_audit_restores_buffers_rngs_and_inputs():
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 8)).train()
+    x = torch.randn(16, 8, requires_grad=True)
+    x_before = x.detach().clone()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    versions = {k: v._version for k, v in model.state_dict().items()}
+    random.seed(1)
+    np.random.seed(1)
+    cpu, py, npy = torch.get_rng_state(), random.getstate(), np.random.get_state()
+    fastinit.audit(model, x)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), f"{k} changed"
+    assert model[1].num_batches_tracked.item() == 0
+    assert torch.equal(torch.get_rng_state(), cpu), "torch's global generator advanced"
+    assert random.getstate() == py
+    after = np.random.get_state()
+    assert after[0] == npy[0] and np.array_equal(after[1], npy[1]) and after[2:] == npy[2:]
+    assert x.grad is None, "the input's .grad was left set"
+    assert torch.equal(x.detach(), x_before)
+    assert all(p.grad is None for p in model.parameters())
+    assert model.training
+    # parameters the forward did not write keep their version counters
+    assert model[0].weight._version == versions["0.weight"]
+
+
+def test_audit_restores_an_input_written_in_place():
+    model = nn.Sequential(nn.ReLU(inplace=True), nn.Linear(8, 8))
+    x = torch.randn(16, 8)
+    before = x.clone()
+    fastinit.audit(model, x)
+    assert torch.equal(x, before)
+
+
+def test_last_ratio_of_a_zero_input_is_nan():
+    model = nn.Sequential(nn.Linear(8, 8))
+    rep = fastinit.audit(model, torch.zeros(4, 8))
+    assert rep.input_rms == 0.0
+    assert math.isnan(rep.last_ratio())
+    assert math.isnan(fastinit.tools.audit.AuditReport(1.0, 1.0).last_ratio())  # no rows

@@ -267,7 +267,7 @@ def _jax_n(mode, shape=VS_SHAPE):
 
 
 def test_truncation_constant_is_std_of_truncated_standard_normal():
-    assert abs(st.truncnorm(-2, 2).std() - fastinit.fills.structured.TRUNC_2SIGMA_STD) < 1e-15
+    assert abs(st.truncnorm(-2, 2).std() - fastinit.fills.scaling.TRUNC_2SIGMA_STD) < 1e-15
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg"])

@@ -421,3 +421,112 @@ def test_offset_large():
         d_big = fastinit.uniform_(torch.empty(n + 8, dtype=torch.float64), seed=5, offset=base)
         d_part = fastinit.uniform_(torch.empty(n, dtype=torch.float64), seed=5, offset=base + 3)
         assert torch.equal(d_part, d_big[3 : 3 + n])
+
+
+# --- issue 18, findings 1 and 2: the key buffer does not inherit torch's ambient context ---
+# The per-thread key buffer is made on a thread's first unseeded fill. Whatever torch context
+# is active then (a device context, a default device, FakeTensorMode, inference mode) must not
+# change any later fill. Each case runs in a fresh interpreter (and again in a fresh thread),
+# so that the fill under the context really is that thread's first.
+
+_KNOWN_TORCH_KEY = 0xD821CCC097C4AA2F  # docs/STREAM.md section 4: torch.manual_seed(0)
+
+_CONTEXT_SCRIPT = r"""
+import sys, threading, torch, fastinit
+KNOWN = %d
+ctx, where = sys.argv[1], sys.argv[2]
+
+def enter(ctx):
+    import contextlib
+    if ctx == "meta_device_context":
+        return torch.device("meta")
+    if ctx == "default_device_meta":
+        @contextlib.contextmanager
+        def dd():
+            torch.set_default_device("meta")
+            try:
+                yield
+            finally:
+                torch.set_default_device("cpu")
+        return dd()
+    if ctx == "default_device_cuda":
+        @contextlib.contextmanager
+        def dd():
+            torch.set_default_device("cuda")
+            try:
+                yield
+            finally:
+                torch.set_default_device("cpu")
+        return dd()
+    if ctx == "fake_tensor_mode":
+        from torch._subclasses.fake_tensor import FakeTensorMode
+        return FakeTensorMode(allow_non_fake_inputs=True)
+    if ctx == "inference_mode":
+        return torch.inference_mode()
+    raise SystemExit("unknown context " + ctx)
+
+def check():
+    out = {}
+    torch.manual_seed(0)
+    first = torch.empty(8, 8)
+    with enter(ctx):
+        fastinit.xavier_uniform_(first)  # this thread's first unseeded fill
+    # the fill under the context drew the key torch.manual_seed(0) gives
+    out["first_key_ok"] = torch.equal(first, fastinit.xavier_uniform_(torch.empty(8, 8), seed=KNOWN))
+    # later fills, outside the context: fresh keys, torch.manual_seed honoured, g advances
+    a = fastinit.xavier_uniform_(torch.empty(8, 8)).clone()
+    b = fastinit.kaiming_uniform_(torch.empty(8, 8)).clone()
+    out["distinct"] = not torch.equal(a, b) and not torch.equal(a, first)
+    torch.manual_seed(0)
+    c = fastinit.uniform_(torch.empty(8, 8))
+    out["manual_seed_ok"] = torch.equal(c, fastinit.uniform_(torch.empty(8, 8), seed=KNOWN))
+    g, ref = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    fastinit.normal_(torch.empty(8, 8), generator=g)
+    torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=ref)
+    out["generator_advanced"] = torch.equal(g.get_state(), ref.get_state())
+    torch.manual_seed(3)
+    l1 = torch.nn.Linear(8, 8)
+    with fastinit.patch_torch_init():
+        torch.manual_seed(3)
+        p1 = torch.nn.Linear(8, 8)
+        p2 = torch.nn.Linear(8, 8)
+    out["linears_differ"] = not torch.equal(p1.weight, p2.weight)
+    return out
+
+if where == "thread":
+    box = {}
+    th = threading.Thread(target=lambda: box.update(check()))
+    th.start(); th.join()
+    result = box
+else:
+    result = check()
+print(repr(result))
+""" % _KNOWN_TORCH_KEY
+
+
+def _run_context_case(ctx, where):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _CONTEXT_SCRIPT, ctx, where], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, f"{ctx}/{where}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    return eval(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("where", ["main", "thread"])
+@pytest.mark.parametrize("ctx", ["meta_device_context", "default_device_meta", "fake_tensor_mode",
+                                 "inference_mode"])
+def test_first_fill_under_a_torch_context_does_not_change_later_fills(ctx, where):
+    result = _run_context_case(ctx, where)
+    assert result == {"first_key_ok": True, "distinct": True, "manual_seed_ok": True,
+                      "generator_advanced": True, "linears_differ": True}, result
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (torch.set_default_device('cuda'))")
+@pytest.mark.parametrize("where", ["main", "thread"])
+def test_first_fill_with_default_device_cuda_does_not_change_later_fills(where):
+    result = _run_context_case("default_device_cuda", where)
+    assert result == {"first_key_ok": True, "distinct": True, "manual_seed_ok": True,
+                      "generator_advanced": True, "linears_differ": True}, result

@@ -556,3 +556,69 @@ def test_linear_768_3072_sqrt5_story():
     assert w.abs().max().item() <= max(ref32, fb32)
     assert w.min().item() >= -fb32 and w.max().item() < fb32
     assert w.abs().max().item() > 0.999 * ref
+
+
+# --- issue 18 finding 3: every public fill honours a subclass's __torch_function__ ---------------
+
+class _RefusesInplace(torch.Tensor):
+    """A subclass that refuses every in-place function (name ending in one underscore)."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name.endswith("_") and not name.endswith("__"):
+            raise RuntimeError(f"_RefusesInplace refuses {name}")
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+class _Records(torch.Tensor):
+    """A pass-through subclass that records the functions it is offered."""
+
+    seen = []
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        cls.seen.append(func)
+        return super().__torch_function__(func, types, args, kwargs or {})
+
+
+# (name, shape, positional arguments after the tensor)
+_ALL_FILLS = [
+    ("uniform_", (6, 5), ()), ("normal_", (6, 5), ()), ("kaiming_uniform_", (6, 5), ()),
+    ("kaiming_normal_", (6, 5), ()), ("xavier_uniform_", (6, 5), ()), ("xavier_normal_", (6, 5), ()),
+    ("trunc_normal_", (6, 5), ()), ("constant_", (6, 5), (0.5,)), ("ones_", (6, 5), ()), ("zeros_", (6, 5), ()),
+    ("orthogonal_", (6, 5), ()), ("sparse_", (6, 5), (0.5,)), ("eye_", (6, 5), ()), ("dirac_", (6, 5, 3), ()),
+    ("variance_scaling_", (6, 5), ()), ("lecun_uniform_", (6, 5), ()), ("lecun_normal_", (6, 5), ()),
+]
+_TORCH_HAS = {"uniform_", "normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+              "trunc_normal_", "constant_", "ones_", "zeros_", "orthogonal_", "sparse_", "dirac_"}
+# (torch's eye_ offers the subclass torch.eye(..., out=t), not an in-place name: this subclass lets
+# it through; fastinit offers fastinit.eye_ itself, which it refuses)
+
+
+@pytest.mark.parametrize("name,shape,args", _ALL_FILLS, ids=[c[0] for c in _ALL_FILLS])
+def test_subclass_refusing_inplace_is_not_written(name, shape, args):
+    if name in _TORCH_HAS:  # torch's own function refuses too (through the Tensor methods it calls)
+        t = torch.full(shape, 7.0).as_subclass(_RefusesInplace)
+        with pytest.raises(RuntimeError, match="_RefusesInplace refuses"):
+            getattr(torch.nn.init, name)(t, *args)
+    t = torch.full(shape, 7.0).as_subclass(_RefusesInplace)
+    g = torch.Generator().manual_seed(1)
+    state = g.get_state()
+    kwargs = {} if name in ("eye_", "dirac_", "constant_", "ones_", "zeros_") else {"generator": g}
+    with pytest.raises(RuntimeError, match="_RefusesInplace refuses"):
+        getattr(fastinit, name)(t, *args, **kwargs)
+    assert torch.equal(t.as_subclass(torch.Tensor), torch.full(shape, 7.0)), f"{name} wrote through the subclass"
+    assert torch.equal(g.get_state(), state), f"{name} drew a key for a refused call"
+
+
+@pytest.mark.parametrize("name,shape,args", _ALL_FILLS, ids=[c[0] for c in _ALL_FILLS])
+def test_pass_through_subclass_gets_fastinits_values(name, shape, args):
+    fn = getattr(fastinit, name)
+    kwargs = {} if name in ("eye_", "dirac_") else {"seed": 11}
+    _Records.seen.clear()
+    t = torch.full(shape, 7.0).as_subclass(_Records)
+    assert fn(t, *args, **kwargs) is t
+    assert _Records.seen and _Records.seen[0] is fn, _Records.seen[:3]
+    want = fn(torch.full(shape, 7.0), *args, **kwargs)
+    assert torch.equal(t.as_subclass(torch.Tensor), want)

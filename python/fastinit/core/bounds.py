@@ -122,3 +122,26 @@ def kaiming_bound(shape_or_tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"
     """
     shape = getattr(shape_or_tensor, "shape", shape_or_tensor)
     return kaiming_bound_for(shape, a, mode, nonlinearity)
+
+
+_PLAIN_SLOPES = (int, float)  # exact types: hashing and comparing them runs no user code
+_BOUNDS = {}  # (shape, type(a), a, mode, nonlinearity) -> kaiming bound, for the per-call fast path
+_BOUNDS_MAX = 4096
+
+
+def kaiming_bound_cached(shape, a, mode, nonlinearity):
+    """:func:`kaiming_bound_for`, remembered for plain arguments (a tuple of ints, an int or
+    float ``a``, str ``mode`` and ``nonlinearity``): the same float, without the four
+    Python calls (issue 20 item 4). Anything else, and any argument that raises, computes
+    it each time, so errors and warnings are as before."""
+    if type(a) not in _PLAIN_SLOPES or type(mode) is not str or type(nonlinearity) is not str:
+        return kaiming_bound_for(shape, a, mode, nonlinearity)
+    key = (shape, type(a), a, mode, nonlinearity)  # 3 and 3.0: equal keys, maybe not equal bounds
+    bound = _BOUNDS.get(key)
+    if bound is None:
+        bound = kaiming_bound_for(shape, a, mode, nonlinearity)
+        if type(bound) is float and bound == bound:  # no NaN key (it would never match)
+            if len(_BOUNDS) >= _BOUNDS_MAX:
+                _BOUNDS.clear()
+            _BOUNDS[key] = bound
+    return bound

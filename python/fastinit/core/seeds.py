@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import sys
 import threading
 
 import numpy as np
@@ -40,7 +41,83 @@ def check_u64(value, name: str) -> int:
     return v
 
 
-_local = threading.local()  # per-thread draw buffer: one small tensor, reused
+# Per thread: (buffer, its bound random_, its address). The buffer is fastinit's own two
+# int64 words, created on first use explicitly on the CPU and outside every torch context
+# (no torch-function mode such as torch.device("meta") or set_default_device, no dispatch
+# mode such as FakeTensorMode, no torch.func transform, not in inference mode), so that
+# whatever is active on a thread's first fill does not leak into its later ones (issue 18,
+# findings 1 and 2). It never leaves this module: nothing else can resize or free it.
+_local = threading.local()
+
+
+def _outside_torch_contexts(torch):
+    """A context in which torch ops see none of the caller's modes or transforms: torch
+    function modes and overrides, dispatch modes (FakeTensorMode), torch.func layers."""
+    import contextlib
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch._C.DisableTorchFunction())
+    stack.enter_context(torch._C._DisableTorchDispatch())
+    stack.enter_context(torch._C._DisableFuncTorch())
+    return stack
+
+
+def _new_draw(torch):
+    with _outside_torch_contexts(torch), torch.inference_mode(False):
+        buf = torch.empty(2, dtype=torch.int64, device="cpu")
+    ptr = buf.data_ptr()
+    if type(buf) is not torch.Tensor or buf.device.type != "cpu" or buf.is_inference() or ptr == 0:
+        raise RuntimeError(f"fastinit: could not create the key buffer on the CPU (got {type(buf).__name__} on "
+                           f"{buf.device}, data pointer {ptr:#x})")
+    draw = _local.draw = (buf, buf.random_, ptr)
+    return draw
+
+
+_CONTEXT_PROBES = []  # on first use: torch's probes of this thread's modes and transforms
+
+
+def _ambient(torch) -> bool:
+    """Whether a torch-function mode, a dispatch mode or a torch.func transform is active on
+    this thread (three C calls, about 80 ns together; the guarded draw costs about 1.5 us
+    more, so it runs only then)."""
+    if not _CONTEXT_PROBES:
+        C = torch._C
+        _CONTEXT_PROBES[:] = [C._is_torch_function_mode_enabled, C._len_torch_dispatch_stack,
+                              C._functorch.maybe_current_level]
+    function_modes, dispatch_modes, functorch_level = _CONTEXT_PROBES
+    return function_modes() or dispatch_modes() > 0 or functorch_level() is not None
+
+
+def torch_seed_words(generator) -> int:
+    """The draw of :func:`torch_seed` for a CPU generator (``None``: torch.default_generator),
+    left in this thread's buffer: returns the address of its two int64 words (the kernel
+    reads the key there, w[0] | w[1] << 32; saves the tolist). The per-call fast path's
+    draw: no import, one thread-local lookup, the three context probes, then the bound
+    ``random_`` (issue 20 item 4; benchmarks/bench_keydraw.py)."""
+    try:
+        buf, random_, ptr = _local.draw
+    except AttributeError:
+        import torch
+
+        buf, random_, ptr = _new_draw(torch)
+    torch = sys.modules["torch"]  # imported: the draw buffer is a torch tensor
+    if _ambient(torch):
+        with _outside_torch_contexts(torch):
+            _draw_into(buf, generator)
+    elif generator is None:
+        random_(0, 4294967296)  # torch.default_generator
+    else:
+        random_(0, 4294967296, generator=generator)
+    return ptr
+
+
+def _draw_into(buf, generator):
+    # torch.randint(0, 2**32, (2,), dtype=torch.int64, generator=g) is random_(0, 2**32) on a
+    # fresh int64 tensor: the same words, the same advance of g, without the allocation.
+    if generator is None:
+        buf.random_(0, 1 << 32)
+    else:
+        buf.random_(0, 1 << 32, generator=generator)
 
 
 def torch_seed(generator) -> int:
@@ -48,30 +125,17 @@ def torch_seed(generator) -> int:
 
     g = torch.default_generator if generator is None else generator
     if g.device.type != "cpu":
-        w = torch.randint(0, 1 << 32, (2,), dtype=torch.int64, generator=g, device=g.device).tolist()
+        with _outside_torch_contexts(torch), torch.inference_mode(False):
+            w = torch.randint(0, 1 << 32, (2,), dtype=torch.int64, generator=g, device=g.device).tolist()
         return w[0] | (w[1] << 32)
-    buf = getattr(_local, "buf", None)
-    if buf is None:
-        buf = _local.buf = torch.empty(2, dtype=torch.int64)
-    # torch.randint(low, high, size) is random_(low, high) on a fresh tensor: the same
-    # draw, without the allocation and argument parsing (a few microseconds a call).
-    w = buf.random_(0, 1 << 32, generator=g).tolist()
-    return w[0] | (w[1] << 32)
-
-
-def torch_seed_words(generator) -> int:
-    """torch_seed's draw for a CPU generator, left in this thread's buffer: returns the
-    address of its two int64 words (the kernel reads the key there; saves the tolist)."""
-    buf = getattr(_local, "buf", None)
-    if buf is None:
-        import torch
-
-        buf = _local.buf = torch.empty(2, dtype=torch.int64)
-    if generator is None:
-        buf.random_(0, 1 << 32)  # torch.default_generator
+    torch_seed_words(generator)
+    buf = _local.draw[0]
+    if _ambient(torch):
+        with _outside_torch_contexts(torch):
+            w = buf.tolist()
     else:
-        buf.random_(0, 1 << 32, generator=generator)
-    return buf.data_ptr()
+        w = buf.tolist()
+    return w[0] | (w[1] << 32)
 
 
 def numpy_generator(generator):

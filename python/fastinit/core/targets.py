@@ -207,7 +207,16 @@ def _has_no_memory(t) -> bool:
         return True
     from torch.utils._python_dispatch import is_traceable_wrapper_subclass
 
-    return is_traceable_wrapper_subclass(t) or t.data_ptr() == 0
+    if is_traceable_wrapper_subclass(t):
+        return True
+    if t.data_ptr() == 0:
+        # a storage freed to 0 bytes (FSDP2, resize_) is memory that is gone, not a subclass
+        # without memory: its extent error follows (an nn.Parameter as a plain tensor)
+        try:
+            return t.untyped_storage().nbytes() != 0
+        except Exception:
+            return True
+    return False
 
 
 def _span(sizes, strides, itemsize):
@@ -241,12 +250,64 @@ def check_extent(ptr, sizes, strides, itemsize, buf_lo, buf_bytes, what) -> None
 
 def check_torch_extent(t, target) -> None:
     """The view's bytes against its storage (torch itself does not check: t.fill_() on a
-    tensor whose storage was resized to 0 bytes crashes)."""
+    tensor whose storage was resized to 0 bytes crashes), and, for a CPU storage that torch
+    did not allocate itself (not resizable: from_numpy, frombuffer, DLPack), that the
+    memory is mapped writable (a tensor over a read-only np.memmap crashed on write)."""
     if not target.numel:
         return
     st = t.untyped_storage()
     check_extent(target.ptr, target.sizes, target.strides, target.itemsize, st.data_ptr(), st.nbytes(),
                  "storage")
+    if target.device == "cpu" and not st.resizable():
+        span = _span(target.sizes, target.strides, target.itemsize)
+        lo, hi = target.ptr + span[0], target.ptr + span[1]
+        if mapped_writable(lo, hi) is False:
+            raise RuntimeError("fastinit: this tensor's memory is read-only (e.g. torch.from_numpy of a read-only "
+                               "array or memmap); nothing was written")
+
+
+def check_torch_memory(t) -> None:
+    """Every check of the random fills' target description that concerns memory (no-memory
+    subclasses, extent against the storage, writability), for the fills that write through
+    torch ops (eye_, dirac_, orthogonal_, sparse_): run before anything is drawn or written."""
+    torch = _torch()
+    if t.device.type not in ("cpu", "cuda") or t.numel() == 0 or t.layout is not torch.strided or t.is_nested:
+        return
+    if type(t) is not torch.Tensor and _has_no_memory(t):
+        describe(t)  # the no-memory TypeError
+    ptr = t.data_ptr()
+    if ptr == 0 and torch._is_functional_tensor(t):
+        return
+    esz = t.element_size()
+    check_torch_extent(t, Target(ptr=ptr, dtype=None, sizes=list(t.shape), strides=[st * esz for st in t.stride()],
+                                 device=t.device.type, elsize=esz))
+
+
+def mapped_writable(lo: int, hi: int):
+    """Whether every byte of [lo, hi) lies in a writable mapping of this process, from
+    /proc/self/maps (Linux; about 20-100 us, so only where the owner is not torch's or
+    NumPy's own allocation); None where that file cannot be read. Memory freed back to a
+    heap that stays mapped cannot be told from live memory this way."""
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    pos = lo
+    for line in data.splitlines():
+        fields = line.split(None, 2)
+        if len(fields) < 2:
+            continue
+        a, _, b = fields[0].partition(b"-")
+        start, end = int(a, 16), int(b, 16)
+        if end <= pos:
+            continue
+        if start > pos or fields[1][1:2] != b"w":
+            return False
+        pos = end
+        if pos >= hi:
+            return True
+    return False
 
 
 def _array_span(a):
@@ -303,6 +364,15 @@ def _describe_numpy(a: np.ndarray, *, any_dtype: bool = False) -> Target:
         if owner is not None:
             check_extent(target.ptr, target.sizes, target.strides, target.itemsize, owner[0], owner[1],
                          "base buffer")
+        else:
+            # no owner to check against (a DLPack capsule, a raw pointer): at least the bytes
+            # must be mapped writable (memory unmapped when its owner was freed is refused;
+            # memory returned to a heap that stays mapped cannot be detected)
+            lo, hi = _array_span(a)
+            if mapped_writable(lo, lo + hi) is False:
+                raise RuntimeError("fastinit: the array's memory is not mapped writable in this process (its "
+                                   "owner freed, e.g. a DLPack export of a tensor whose storage was freed); "
+                                   "nothing was written")
     return target
 
 

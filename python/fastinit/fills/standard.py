@@ -1,54 +1,37 @@
-"""The public init functions: torch.nn.init's signatures, check order, messages and
-return values, then keyword-only ``seed`` and ``offset`` (docs/STREAM.md sections 4 and 9).
+"""The random init functions of torch.nn.init (uniform, normal, Kaiming, Xavier,
+truncated normal): torch.nn.init's signatures, check order, messages and return values,
+then keyword-only ``seed`` and ``offset`` (docs/STREAM.md sections 4 and 9).
 
-Every random fill goes through one path, :func:`_fill`: torch's argument parsing of the
-Tensor method that torch.nn.init itself would call (``uniform_`` or ``normal_``), that
-method's checks in torch's order, the target's description (dtype, layout, overlap),
-the seed, then the kernel of the distribution. The front ends only compute the
-parameters, in torch's own Python operations, so that Python-level errors and warnings
-come out exactly as torch's.
+The front ends only compute the parameters, in torch's own Python operations, so that
+Python-level errors and warnings come out exactly as torch's; the validation and the
+kernel calls are :mod:`fastinit.core.kernel`'s.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
-from ..core import _C
 from ..core.docs import shared_doc
 from ..core.bounds import (
     calculate_gain,
     correct_fan,
+    kaiming_bound_cached,
     fans,
-    kaiming_bound_for,
     xavier_bound_for,
 )
-from ..core.shards import (
-    boxes,
-    check_placements,
-    dtensor_segments,
-    is_dtensor,
-    local_tensor,
+from ..core.kernel import (
+    _ARG_NAMES,
+    _PLAIN_REALS,
+    _as_float,
+    _check_generator,
+    _check_normal_std,
+    _fast_fill,
+    _fill,
+    _shape,
+    _torch_function,
 )
-from ..core.seeds import _isa_error, check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed, torch_seed_words
-from ..core.targets import (
-    F16,
-    F32,
-    F64,
-    _torch,
-    _torch_dtype_code,
-    _torch_dtype_label,
-    check_bounds,
-    check_no_overlap,
-    Target,
-    _describe_numpy,
-    _has_no_memory,
-    check_torch_extent,
-    check_torch_inplace,
-    describe,
-    is_torch_tensor,
-)
+from ..core.targets import F16, F32, F64, _torch_dtype_label, check_bounds, check_no_overlap, is_torch_tensor
 
 __all__ = [
     "uniform_",
@@ -58,320 +41,7 @@ __all__ = [
     "kaiming_normal_",
     "xavier_normal_",
     "trunc_normal_",
-    "constant_",
-    "ones_",
-    "zeros_",
 ]
-
-# The torch Tensor methods whose argument parsing and checks are reproduced, with the
-# names torch's argument parser gives their parameters.
-_ARG_NAMES = {"uniform_": ("from", "to"), "normal_": ("mean", "std")}
-# The kernels of each distribution: (CPU, CUDA) names in fastinit._C.
-_KERNELS = {
-    "uniform": ("fill", "fill_cuda"),
-    "normal": ("fill_normal", "fill_cuda_normal"),
-    "trunc_normal": ("fill_trunc_normal", "fill_cuda_trunc_normal"),
-}
-_METHOD_OF = {"uniform": "uniform_", "normal": "normal_"}
-
-
-def _torch_function(fn, tensor, **kwargs):
-    """torch.nn.init's __torch_function__ hook: (handled, result)."""
-    torch = _torch()
-    if torch is not None and torch.overrides.has_torch_function_variadic(tensor):
-        return True, torch.overrides.handle_torch_function(fn, (tensor,), tensor=tensor, **kwargs)
-    return False, None
-
-
-_PLAIN_REALS = (float, int)  # exact types whose float() runs no user code
-
-
-def _as_float(value, method: str, name: str, position: int) -> float:
-    # torch's argument parser: a real number (bool included) or a 0-d tensor, else TypeError.
-    if type(value) is float or type(value) is int or isinstance(value, numbers.Real):
-        return float(value)
-    if is_torch_tensor(value) and value.dim() == 0:
-        return float(value)
-    raise TypeError(f"{method}(): argument '{name}' (position {position}) must be float, not {_tp_name(value)}")
-
-
-def _tp_name(obj) -> str:
-    """CPython's tp_name, which torch's argument parser prints: the bare name for classes
-    defined in Python, the dotted name that C and Cython types carry."""
-    t = type(obj)
-    if t.__flags__ & (1 << 9) or t.__module__ == "builtins":  # Py_TPFLAGS_HEAPTYPE
-        return t.__name__
-    return f"{t.__module__}.{t.__qualname__}"
-
-
-def _check_generator(generator, is_torch: bool, method: str) -> None:
-    if generator is None or not is_torch:
-        return
-    torch = _torch()
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"{method}(): argument 'generator' must be torch.Generator, not {_tp_name(generator)}")
-
-
-def _shape(tensor):
-    shape = getattr(tensor, "shape", None)
-    if shape is None:
-        describe(tensor)  # raises the not-an-array TypeError
-    return tuple(shape)
-
-
-def _fmt(x: float) -> str:
-    # C++ ostream's default formatting of a double (what torch's C++ messages use).
-    return "%g" % x
-
-
-def _check_normal_std(std: float, tensor, is_torch: bool) -> None:
-    """normal_'s std check, which torch runs before looking at the dtype (and also for
-    empty tensors). The meta implementation is torch's Python reference, which formats
-    the number with Python's repr and then checks the dtype."""
-    meta = is_torch and tensor.is_meta
-    if not std >= 0.0:
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {std if meta else _fmt(std)}")
-    if meta and not (tensor.dtype.is_floating_point or tensor.dtype.is_complex):
-        raise RuntimeError(f"expected a floating-point or complex dtype, but got dtype={tensor.dtype}")
-
-
-def _describe(tensor, method: str, is_torch: bool):
-    """The target, refusing what torch's method refuses with its own dtype message."""
-    if method == "normal_" and is_torch and _torch_dtype_code(tensor) is None and not tensor.dtype.is_complex:
-        kernel = "normal_kernel_cuda" if tensor.device.type == "cuda" else "normal_kernel_cpu"
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_torch_dtype_label(tensor.dtype)}'")
-    return describe(tensor, op=method)
-
-
-_FAST = []  # on first use: (exact tensor types, torch.strided, torch.Generator, dtype codes, limits, sizes, bump)
-
-
-def _fast_setup():
-    torch = _torch()
-    from ..core.targets import _FINFO_MAX, _STORAGE_SIZE
-
-    _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
-                {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,
-                _STORAGE_SIZE, getattr(torch._C, "_increment_version", None)]
-
-
-def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
-    """The per-call fast path (issue 13): a plain, contiguous, non-empty CPU float tensor
-    with plain arguments, whose checks all pass. Returns None, having done nothing, for
-    anything else (a failing check included), which then takes the general path of
-    :func:`_fill` and gets torch's exact errors in torch's order. ``dist``: 0 uniform
-    (x1, x2 = from, to), 1 normal (mean, std)."""
-    if not _FAST:
-        if _torch() is None:
-            return None
-        _fast_setup()
-    types, strided, gen_type, codes, limits, sizes, bump = _FAST
-    if type(tensor) not in types or (generator is not None and type(generator) is not gen_type):
-        return None
-    if (type(offset) is not int or not 0 <= offset < _U64 or
-            (seed is not None and (type(seed) is not int or not 0 <= seed < _U64))):
-        return None
-    code = codes.get(tensor.dtype)
-    # (a ZeroTensor has data_ptr 0: refused below with the memoryless tensors)
-    if (code is None or not tensor.is_cpu or tensor.layout is not strided or tensor.is_nested
-            or not tensor.is_contiguous() or tensor.is_neg() or tensor.is_inference()):
-        return None
-    if dist == 0:
-        big = limits[code]
-        if not (-big <= x1 <= x2 <= big and x2 - x1 <= big):
-            return None
-    elif not x2 >= 0.0:
-        return None
-    n, ptr = tensor.numel(), tensor.data_ptr()
-    if n == 0 or ptr == 0:  # empty, or no memory (functionalization, ZeroTensor)
-        return None
-    st = tensor.untyped_storage()
-    base = st.data_ptr()
-    if ptr < base or ptr + n * sizes[code] > base + st.nbytes():
-        return None
-    if generator is not None and generator.device.type != "cpu":
-        return None
-    if _isa_error != _ISA_OK and check_cpu_isa(quiet=True) is not None:
-        return None
-    words = 0 if seed is not None else torch_seed_words(generator)
-    try:
-        _C.fill_contiguous(dist, ptr, code, n, x1, x2, seed or 0, offset, words)
-    finally:
-        bump((tensor,))
-    return tensor
-
-
-_U64 = 1 << 64
-_ISA_OK = [None]  # _seed._isa_error once the ISA has been checked and is usable
-
-
-def _fill(tensor, kind, params, generator, seed, offset, checks=None):
-    """One validation and dispatch path for every random fill.
-
-    ``kind`` picks the kernel ("uniform": lo, hi; "normal": mean, std; "trunc_normal":
-    mean, std, a, b) and ``params`` are its arguments. ``checks`` is ``(method, args)``:
-    the torch Tensor method whose parsing and checks apply, and the arguments torch.nn.init
-    would give it; by default the kind's own method with ``params`` (trunc_normal_ passes
-    the method that torch's trunc_normal_ calls: ``normal_`` or ``uniform_``).
-
-    Order: every argument is parsed and converted first (``__float__``/``__index__`` of
-    user objects run here, and may change the target), then the target is described and
-    checked, then the key is drawn (only once nothing can refuse the call), then the
-    pointer is used, with no user code in between."""
-    method, args = checks if checks is not None else (_METHOD_OF[kind], params)
-    n1, n2 = _ARG_NAMES[method]
-    x1 = _as_float(args[0], method, n1, 1)
-    x2 = _as_float(args[1], method, n2, 2)
-    is_torch = is_torch_tensor(tensor)
-    if generator is not None:
-        _check_generator(generator, is_torch, method)
-    offset = check_u64(offset, "offset")
-    seed = None if seed is None else check_u64(seed, "seed")
-    if not is_torch and seed is None:
-        generator = numpy_generator(generator)
-    # every argument is converted: from here on no user code runs until the kernel returns
-    # (a subclassed generator excepted: the target is described again after its draw)
-    params = params if checks is not None else (x1, x2)
-    # A DTensor: fans and bounds came from its global shape; its local tensor is written,
-    # box by box of the global tensor (_dtensor.py).
-    dt = tensor if is_torch and is_dtensor(tensor) else None
-    local = local_tensor(dt) if dt is not None else tensor
-    if method == "normal_":
-        _check_normal_std(x2, local, is_torch)
-        # torch returns before its dtype dispatch for empty tensors
-        target = None if is_torch and tensor.numel() == 0 else _describe(local, method, is_torch)
-    else:
-        target = _describe(local, method, is_torch)
-    if target is not None:
-        if method == "uniform_":
-            check_bounds(x1, x2, target.dtype)
-        if not target.contiguous:
-            check_no_overlap(target.sizes, target.strides, target.itemsize)
-    segs = None
-    if dt is not None:
-        check_placements(dt.placements)
-        segs = dtensor_segments(dt)
-    # every check of torch's has passed: the kernel's own parameters
-    if checks is not None:
-        params = _trunc_normal_params(*params)
-    if is_torch and local.device.type != "meta":
-        check_torch_inplace(local)  # torch's last check (its version bump), empty tensors too
-    # torch draws nothing for an empty or meta tensor; a DTensor draws on every rank when
-    # the global tensor has elements, so that the ranks' generators stay in step
-    if target is None or target.device == "meta" or (tensor.numel() if dt is not None else target.numel) == 0:
-        return tensor
-    if target.device == "cpu":
-        check_cpu_isa()
-    if seed is None:
-        seed = torch_seed(generator) if target.is_torch else numpy_seed(generator)
-        if generator is not None and type(generator) not in _plain_generators():
-            target = _describe(local, method, is_torch)  # its draw ran user code
-    _run(tensor, local, dt, segs, target, kind, params, seed, offset)
-    return tensor
-
-
-def _plain_generators():
-    """The exact generator types whose draw runs no user code."""
-    import numpy as np
-
-    torch = _torch()
-    return (np.random.Generator,) + ((torch.Generator,) if torch is not None else ())
-
-
-def _run(tensor, local, dt, segs, target, kind, params, seed, offset):
-    """The kernel calls (boxes of a DTensor's global tensor, or the whole target), then the
-    neg-bit correction; the version counters are bumped whatever happens (a Ctrl-C between
-    slices leaves the target partly written)."""
-    if dt is None:
-        istrides, calls = [], [(0, target.sizes, offset)]
-    else:
-        istrides, calls = boxes(segs, dt.shape, _scratch_strides(target) if target.functional else target.strides,
-                                offset)
-    scratch = None
-    if target.functional:
-        # functionalization: fill a real buffer, then copy_ it in, which torch records
-        import numpy as np
-
-        scratch = np.empty(target.numel * target.itemsize, dtype=np.uint8)
-        ptr, strides = scratch.ctypes.data, _scratch_strides(target)
-    else:
-        ptr, strides = target.ptr, target.strides
-    cpu, cuda = _KERNELS[kind]
-    written = False
-    try:
-        for byte_offset, sizes, first in calls:
-            for b, sz, st, ist, f in kernel_calls(sizes, strides, istrides, first):
-                written = True
-                if target.device == "cuda" and scratch is None:
-                    getattr(_C, cuda)(ptr + byte_offset + b, target.device_index, target.stream, target.dtype, sz,
-                                      st, *params, seed, f, ist)
-                else:
-                    getattr(_C, cpu)(ptr + byte_offset + b, target.dtype, sz, st, *params, seed, f, "", 0, ist)
-        torch = _torch()
-        if scratch is not None:
-            src = torch.from_numpy(scratch).view(local.dtype).view(local.shape)
-            with torch.no_grad():
-                local.copy_(src)
-        elif target.neg:
-            with torch.no_grad():
-                torch._neg_view(local).neg_()  # the stored bits are read negated through the view
-    finally:
-        if written and target.is_torch and scratch is None:
-            _bump_version(tensor)
-            if local is not tensor:
-                _bump_version(local)
-
-
-def _scratch_strides(target):
-    """Row-major byte strides of the target's shape (the functionalization buffer)."""
-    out, acc = [0] * len(target.sizes), target.itemsize
-    for d in range(len(target.sizes) - 1, -1, -1):
-        out[d] = acc
-        acc *= max(target.sizes[d], 1)
-    return out
-
-
-_MAX_DIMS = _C.kMaxDims
-_MASK64 = (1 << 64) - 1
-
-
-def kernel_calls(sizes, strides, istrides, first):
-    """The kernel calls for one box: [(byte offset, sizes, byte strides, index strides,
-    stream offset)]. Size-1 dims are dropped (their stride may be anything torch allows,
-    beyond int64 once in bytes); more dims than the kernel takes (kMaxDims) are merged where
-    contiguous in memory and index, and any still left over are looped over here."""
-    if 1 not in sizes and len(sizes) <= _MAX_DIMS:
-        return ((0, sizes, strides, istrides, first),)
-    if not istrides:
-        istrides, acc = [0] * len(sizes), 1
-        for d in range(len(sizes) - 1, -1, -1):
-            istrides[d] = acc
-            acc *= max(sizes[d], 1)
-    dims = [(n, st, ist) for n, st, ist in zip(sizes, strides, istrides) if n != 1]
-    if len(dims) > _MAX_DIMS:
-        merged = []
-        for n, st, ist in dims:
-            if merged and merged[-1][1] == st * n and merged[-1][2] == ist * n:
-                merged[-1] = (merged[-1][0] * n, st, ist)
-            else:
-                merged.append((n, st, ist))
-        dims = merged
-    outer, inner = dims[:-_MAX_DIMS] if len(dims) > _MAX_DIMS else [], dims[-_MAX_DIMS:]
-    sz, st, ist = [d[0] for d in inner], [d[1] for d in inner], [d[2] for d in inner]
-    calls = [(0, first)]
-    for n, s, i in outer:
-        calls = [(b + k * s, (f + k * i) & _MASK64) for b, f in calls for k in range(n)]
-    return [(b, sz, st, ist, f) for b, f in calls]
-
-
-def _bump_version(tensor) -> None:
-    # The write bypasses autograd; bumping the version counter keeps autograd's
-    # saved-tensor checks honest, as torch's own in-place ops do.
-    # torch.autograd.graph.increment_version is this call behind an isinstance check.
-    inc = getattr(_torch()._C, "_increment_version", None)
-    if inc is not None:
-        inc((tensor,))
-
 
 # --------------------------------------------------------------------------
 # uniform family
@@ -464,7 +134,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
         return tensor
-    bound = kaiming_bound_for(shape, a, mode, nonlinearity)
+    bound = kaiming_bound_cached(shape, a, mode, nonlinearity)
     if type(bound) is float:
         done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
         if done is not None:
@@ -497,6 +167,11 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_uniform_(w, gain=fastinit.calculate_gain("relu"), seed=0)
     """
+    # torch.nn.init's xavier_uniform_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(xavier_uniform_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
+    if handled:
+        return result
     bound = xavier_bound_for(_shape(tensor), gain)
     if type(bound) is float:
         done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
@@ -582,7 +257,12 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         >>> w = torch.empty(64, 3, 7, 7)
         >>> fastinit.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    # torch's kaiming_normal_ has no __torch_function__ hook of its own
+    # torch.nn.init's kaiming_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(kaiming_normal_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
+                                      generator=generator, seed=seed, offset=offset)
+    if handled:
+        return result
     shape = _shape(tensor)
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -619,6 +299,11 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_normal_(w, seed=0)
     """
+    # torch.nn.init's xavier_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(xavier_normal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
+    if handled:
+        return result
     fan_in, fan_out = fans(_shape(tensor))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return _fill(tensor, "normal", (0.0, std), generator, seed, offset)
@@ -667,6 +352,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> w = torch.empty(768, 768)
         >>> fastinit.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)   # as timm's ViT
     """
+    # torch.nn.init's trunc_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
+    # calls; fastinit offers the subclass this function itself, before anything is checked
+    handled, result = _torch_function(trunc_normal_, tensor, mean=mean, std=std, a=a, b=b, generator=generator,
+                                      seed=seed, offset=offset)
+    if handled:
+        return result
     if is_torch_tensor(tensor) and tensor.is_meta:
         return tensor
     if (mean < a - 2 * std) or (mean > b + 2 * std):
@@ -715,223 +406,3 @@ def _refuse_complex_trunc_normal(tensor, p, checks, generator):
         check_no_overlap(list(tensor.shape), [st * esz for st in tensor.stride()], esz)
     raise NotImplementedError(f"\"{'lt' if p > 0.3 else 'gt'}_{tensor.device.type}\" not implemented for "
                               f"'{_torch_dtype_label(tensor.dtype)}'")
-
-
-def _trunc_normal_params(mean, std, a, b):
-    """The kernel's (mean, std, a, b) once torch's checks have passed. torch's rejection
-    sampler only uses std**2, so a negative std that gets this far means |std|."""
-    m, s, lo, hi = float(mean), abs(float(std)), float(a), float(b)
-    if not (math.isfinite(m) and math.isfinite(s)):
-        # torch would fill U(a, b) here (its acceptance test compares with nan)
-        raise ValueError(f"trunc_normal_: mean and std must be finite, got mean={m!r}, std={float(std)!r}")
-    return m, s, lo, hi
-
-
-# --------------------------------------------------------------------------
-# constants
-# --------------------------------------------------------------------------
-
-
-def _constant(tensor, val, op, seed, offset):
-    """The constant fills, as torch.nn.init's: torch tensors of any dtype through torch's
-    own ``fill_`` / ``zero_`` under ``no_grad`` (its conversions, errors and inference-mode
-    check), once the view's bytes are checked against its storage (torch does not check:
-    its fill_ on a freed storage crashes) and overlapping views refused; NumPy arrays of
-    any numeric or bool dtype with the value torch's fill_ would store (:func:`_np_value`)."""
-    # seed and offset are accepted (and checked) so that every public init takes the same
-    # keyword arguments; a constant needs no stream.
-    check_u64(offset, "offset")
-    if seed is not None:
-        check_u64(seed, "seed")
-    if not is_torch_tensor(tensor):
-        return _np_fill(tensor, val, op)
-    torch = _torch()
-    # A DTensor (Shard / Replicate): each rank fills its local tensor.
-    local = tensor
-    if is_dtensor(tensor):
-        check_placements(tensor.placements)
-        local = local_tensor(tensor)
-    if (local.layout is torch.strided and not local.is_nested and local.device.type != "meta" and local.numel()
-            and not local._is_zerotensor()):  # torch's fill_ refuses a ZeroTensor itself
-        esz = local.element_size()
-        target = Target(ptr=local.data_ptr(), dtype=None, sizes=list(local.shape),
-                        strides=[st * esz for st in local.stride()], device=local.device.type, elsize=esz)
-        if not (target.ptr == 0 and torch._is_functional_tensor(local)):
-            if type(local) is not torch.Tensor and _has_no_memory(local):
-                describe(local, op=op)  # the no-memory TypeError
-            check_torch_extent(local, target)
-        if not local.is_contiguous():
-            check_no_overlap(target.sizes, target.strides, esz)
-    with torch.no_grad():
-        local.zero_() if op == "zeros_" else local.fill_(val)
-    if local is not tensor:
-        _bump_version(tensor)
-    return tensor
-
-
-# c10's names of the C++ types in "value cannot be converted to type ... without overflow"
-_C_TYPE_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t", "int32": "int",
-                 "uint32": "uint32_t", "int64": "int64_t", "uint64": "uint64_t", "float32": "float",
-                 "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-                 "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
-
-
-def _scalar(val, op):
-    """torch's Scalar from a Python argument: bool, int (in [-2**63, 2**64)), float,
-    complex, or the item of a 0-d tensor / NumPy scalar."""
-    if is_torch_tensor(val):
-        if val.dim() != 0:
-            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {val.dim()} "
-                               "dimensions.")
-        val = val.item()
-    if isinstance(val, bool):
-        return val
-    if isinstance(val, numbers.Integral):
-        v = int(val)
-        if not -(1 << 63) <= v < (1 << 64):
-            raise OverflowError("int too big to convert")
-        return v
-    if isinstance(val, numbers.Real):
-        return float(val)
-    if isinstance(val, numbers.Complex):
-        return complex(val)
-    raise TypeError(f"fastinit.{op}: val must be a number, not {type(val).__name__}")
-
-
-def _np_value(v, dtype, one_element=False):
-    """The value torch's fill_ stores for Scalar ``v`` in ``dtype`` (c10::checked_convert):
-    integers wrap into unsigned types from at most one turn below zero, floats truncate
-    toward zero and must lie within the type's range, complex values need a zero
-    imaginary part outside complex types; bool is ``v != 0``; finite values beyond a float
-    type's range overflow; the 16-bit floats round through float32. A one-element float16
-    or bfloat16 target takes torch's scalar fill, which converts through float32 with no
-    range check (65520.0 -> inf), as torch 2.13 does for one-element tensors."""
-    import numpy as np
-
-    kind = dtype.kind
-    name = "bfloat16" if dtype.name == "bfloat16" else dtype.name
-    overflow = RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES.get(name, name)} without overflow")
-    if kind == "b":
-        return bool(v)
-    if kind in "iu":
-        info = np.iinfo(dtype)
-        if isinstance(v, complex):
-            if v.imag != 0:
-                raise overflow
-            v = v.real
-        if isinstance(v, float):
-            if math.isnan(v) or not info.min <= v <= info.max:
-                raise overflow
-            return int(v)
-        v = int(v)
-        if kind == "u" and v < 0:
-            if v < -(1 << 63) or -v > info.max:
-                raise overflow
-            return v % (info.max + 1)
-        if not info.min <= v <= info.max:
-            raise overflow
-        return v
-    if kind == "c":
-        c = complex(v)
-        big = float(np.finfo(dtype).max)
-        if any(math.isfinite(x) and abs(x) > big for x in (c.real, c.imag)):
-            raise overflow
-        return c
-    # a float type
-    if isinstance(v, complex):
-        if v.imag != 0:
-            raise overflow
-        v = v.real
-    f = float(v)
-    big = float.fromhex("0x1.fe00000000000p+127") if name == "bfloat16" else float(np.finfo(dtype).max)
-    if math.isfinite(f) and abs(f) > big and not (one_element and dtype.itemsize == 2):
-        raise overflow
-    if dtype.itemsize == 2:
-        with np.errstate(over="ignore"):
-            f = float(np.asarray(np.float32(f)).astype(dtype))  # exact in the 16-bit type
-    return f
-
-
-def _np_fill(array, val, op: str):
-    """ndarray fill with torch's fill_ semantics (:func:`_np_value`), for every numeric and
-    bool dtype NumPy and ml_dtypes have; the target checked as for the random fills."""
-    import numpy as np
-
-    if not isinstance(array, np.ndarray):
-        describe(array, op=op)  # the not-an-array TypeError, or the CUDA array's checks
-        raise TypeError(f"fastinit.{op}: {type(array).__name__} has no fill method; fill it with its own library")
-    dt = array.dtype
-    native = dt.newbyteorder("=")
-    if not (dt.kind in "biu" or (dt.kind == "f" and dt.itemsize <= 8) or (dt.kind == "c" and dt.itemsize <= 16)
-            or (native.name == "bfloat16" and dt.itemsize == 2)):
-        raise TypeError(f"fastinit.{op}: unsupported dtype {dt}; expected a bool, integer, float (float16 to "
-                        "float64, bfloat16) or complex dtype")
-    target = _describe_numpy(array, any_dtype=True)
-    if not target.contiguous:
-        check_no_overlap(target.sizes, target.strides, target.itemsize)
-    v = _np_value(_scalar(val, op), dt, one_element=array.size == 1)
-    array.fill(v)
-    return array
-
-
-@shared_doc
-def constant_(tensor, val, *, seed=None, offset=0):
-    """Fill ``tensor`` with the value ``val``.
-
-    Drop-in for ``torch.nn.init.constant_``, for every dtype torch fills (float, integer,
-    bool, complex): torch tensors through torch's own ``fill_`` under ``no_grad`` (its
-    conversions and errors); NumPy arrays with the value torch's ``fill_`` would store in
-    the same dtype, or torch's error (e.g. "value cannot be converted to type int8_t
-    without overflow"). Unlike torch, a view whose bytes lie outside its storage (torch's
-    own ``fill_`` crashes there) and views with overlapping elements are refused.
-
-    Args:
-        {constant_tensor_arg}
-        val (float): the value.
-        {constant_seed_offset}
-
-    Returns:
-        ``tensor`` itself, filled.
-
-    Example:
-        >>> b = torch.empty(768)
-        >>> fastinit.constant_(b, 0.1)
-    """
-    handled, result = _torch_function(constant_, tensor, val=val, seed=seed, offset=offset)
-    if handled:
-        return result
-    return _constant(tensor, val, "constant_", seed, offset)
-
-
-@shared_doc
-def ones_(tensor, *, seed=None, offset=0):
-    """Fill ``tensor`` with 1, as ``torch.nn.init.ones_``; see :func:`constant_`.
-
-    Args:
-        {constant_tensor_arg}
-        {constant_seed_offset}
-
-    Returns:
-        ``tensor`` itself, filled.
-
-    Example:
-        >>> fastinit.ones_(torch.empty(768))
-    """
-    return _constant(tensor, 1.0, "ones_", seed, offset)
-
-
-@shared_doc
-def zeros_(tensor, *, seed=None, offset=0):
-    """Fill ``tensor`` with 0, as ``torch.nn.init.zeros_``; see :func:`constant_`.
-
-    Args:
-        {constant_tensor_arg}
-        {constant_seed_offset}
-
-    Returns:
-        ``tensor`` itself, filled.
-
-    Example:
-        >>> fastinit.zeros_(torch.empty(768))
-    """
-    return _constant(tensor, 0.0, "zeros_", seed, offset)

@@ -16,7 +16,8 @@ tensor of a tuple output):
 The loss: ``loss_fn(output)`` if given, else ``(output * z).sum()`` with ``z`` standard
 normal noise of a fixed seed (``torch.Generator().manual_seed(0)``; the global RNG is not
 touched): the output's gradient then has RMS ~1, and each row's gradient RMS is the
-backward pass's gain from the output to that layer.
+backward pass's gain from the output to that layer. Which tensor of a dict, tuple or
+dataclass output is measured, and what is restored afterwards: see ``audit``.
 """
 
 from __future__ import annotations
@@ -88,20 +89,49 @@ class AuditReport:
         plot_reports({"model": self}, path, title=title)
 
     def last_ratio(self) -> float:
-        """Activation RMS of the last row over the input's."""
+        """Activation RMS of the last row over the input's; nan when there is no row or the
+        input's RMS is 0 or nan (never a ZeroDivisionError)."""
+        if not self.rows or not self.input_rms:
+            return float("nan")
         return self.rows[-1].act_rms / self.input_rms
 
 
-def _first_tensor(out):
+def _tensors(obj, depth=0):
+    """The tensors in ``obj``, depth first: ``obj`` itself; the items of a tuple or list; the
+    values of a mapping (insertion order: a dict, transformers' ModelOutput); the fields of
+    a dataclass instance (declaration order)."""
+    import dataclasses
+    from collections.abc import Mapping
+
     import torch
 
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, (tuple, list)):
-        for o in out:
-            if isinstance(o, torch.Tensor):
-                return o
-    return getattr(out, "last_hidden_state", None)
+    if isinstance(obj, torch.Tensor):
+        yield obj
+        return
+    if depth > 32:
+        return
+    if isinstance(obj, (tuple, list)):
+        items = obj
+    elif isinstance(obj, Mapping):
+        items = obj.values()
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        items = [getattr(obj, f.name, None) for f in dataclasses.fields(obj)]
+    else:
+        return
+    for o in items:
+        yield from _tensors(o, depth + 1)
+
+
+def _first_tensor(out):
+    """The input audit measures: the first tensor of ``out`` (any dtype)."""
+    return next(_tensors(out), None)
+
+
+def _measured(out):
+    """The output audit measures (and back-propagates from): the first floating-point tensor
+    of ``out`` in :func:`_tensors` order: the output itself, else the first one in its
+    tuples, lists, mappings and dataclass fields, depth first."""
+    return next((t for t in _tensors(out) if t.is_floating_point()), None)
 
 
 def _rms_std(t):
@@ -121,8 +151,12 @@ def audit(module, example_input, *, loss_fn=None):
     initialization, not a fill (it draws nothing from fastinit's streams). For every
     submodule that runs (``nn.ModuleList`` and ``nn.ModuleDict`` excepted; in the order
     its forward returns; a module run twice gets two rows, the second named
-    ``name#2``), from its output tensor (the output itself, the first tensor of a tuple or
-    list output, else the output's ``last_hidden_state``), if floating point:
+    ``name#2``), from its output tensor, which is the first floating-point tensor of the
+    output in this order: the output itself; else, depth first, the items of a tuple or
+    list, the values of a mapping in insertion order (a dict, transformers' ``ModelOutput``:
+    its first field set, e.g. ``last_hidden_state``, or ``loss`` when labels were given),
+    the fields of a dataclass in declaration order. A module whose output holds no
+    floating-point tensor gets no row. The same rule picks the model's output for the loss:
 
     * ``act_rms``: ``sqrt(mean(y^2))`` over all elements;
     * ``act_std``: the spread across examples, ``sqrt(mean over positions of var over
@@ -136,16 +170,23 @@ def audit(module, example_input, *, loss_fn=None):
     The loss: ``loss_fn(output)`` if given, else ``(output * z).sum()`` with ``z`` standard
     normal noise of a fixed seed (``torch.Generator().manual_seed(0)``; the global RNG is
     not touched): the output's gradient then has RMS ~1, and each row's gradient RMS is the
-    backward pass's gain from the output to that layer. No backward pass runs when the
-    output does not require grad. The module's parameters get ``.grad`` from the pass and
-    are set back to what they were: nothing is accumulated. The hooks are removed
-    afterwards, also when the pass raises. See the module docstring for what the numbers
-    mean.
+    backward pass's gain from the output to that layer. ``loss_fn`` is given the whole
+    output (a dict, tuple, dataclass...). No backward pass runs when the measured output
+    does not require grad.
+
+    audit leaves everything as it found it, also when the pass raises: the hooks are
+    removed; the parameters' ``.grad`` are set back (nothing is accumulated); parameters
+    and buffers written by the forward (batch norm's running statistics and counter) get
+    their values back, and input tensors their values and ``.grad``; torch's CPU (and, if
+    initialized, CUDA) generators, Python's ``random`` and NumPy's global state are
+    restored (dropout draws from them). For this it holds a copy of the module's
+    parameters, buffers and input tensors during the pass. See the module docstring for
+    what the numbers mean.
 
     Args:
         module (torch.nn.Module): the model to measure; it runs in the mode it is in
-            (a module in training mode updates what its forward updates, e.g. batch norm
-            running statistics).
+            (training mode: batch statistics, dropout), and what its forward updates is
+            restored afterwards.
         example_input: a tensor, or a tuple of positional arguments for ``module``
             (one of them a tensor).
         loss_fn (keyword-only): a function of the module's output returning a scalar
@@ -184,8 +225,8 @@ def audit(module, example_input, *, loss_fn=None):
 
     def on_forward(name, kind):
         def hook(mod, inp, out):
-            y = _first_tensor(out)
-            if y is None or not y.is_floating_point():
+            y = _measured(out)
+            if y is None:
                 return
             n = seen.get(name, 0)
             seen[name] = n + 1
@@ -203,10 +244,15 @@ def audit(module, example_input, *, loss_fn=None):
         if m is module or isinstance(m, (torch.nn.ModuleList, torch.nn.ModuleDict)):
             continue
         handles.append(m.register_forward_hook(on_forward(name, type(m).__name__)))
-    saved = {id(p): p.grad for p in module.parameters()}
+    # Everything the pass could change is put back afterwards (issue 18 finding 5): the
+    # parameters' .grad, the parameters' and buffers' values (batch norm's running
+    # statistics and counter), the input tensors' values and .grad, and every RNG the
+    # forward may draw from (torch's CPU and CUDA generators, Python's random, NumPy's
+    # global state: dropout, stochastic depth).
+    restore = _Snapshot(module, args)
     try:
         out = module(*args)
-        y = _first_tensor(out)
+        y = _measured(out)
         if y is not None and y.requires_grad:
             if loss_fn is None:
                 z = torch.randn(y.shape, generator=torch.Generator().manual_seed(0), dtype=y.dtype).to(y.device)
@@ -217,9 +263,64 @@ def audit(module, example_input, *, loss_fn=None):
     finally:
         for h in handles:
             h.remove()
-        for p in module.parameters():
-            p.grad = saved.get(id(p))
+        restore()
     return report
+
+
+def _same(t, copy) -> bool:
+    import torch
+
+    return t.shape == copy.shape and t.dtype == copy.dtype and bool(torch.equal(t.detach(), copy))
+
+
+class _Snapshot:
+    """What ``audit``'s pass may change, taken before it; calling the snapshot puts it back."""
+
+    def __init__(self, module, args):
+        import random
+
+        import numpy as np
+        import torch
+
+        self.grads = [(p, p.grad) for p in module.parameters()]
+        self.values = []  # (owner module, "_parameters"/"_buffers", name, tensor, copy)
+        for m in module.modules():
+            for kind in ("_parameters", "_buffers"):
+                for name, t in getattr(m, kind).items():
+                    if t is not None:
+                        self.values.append((m, kind, name, t, t._version, t.detach().clone()))
+        self.inputs = [(t, t.grad if t.is_leaf else None, t._version, t.detach().clone()) for t in _tensors(args)]
+        self.cpu_rng = torch.get_rng_state()
+        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        self.py_rng = random.getstate()
+        self.np_rng = np.random.get_state()
+
+    def __call__(self):
+        import random
+
+        import numpy as np
+        import torch
+
+        with torch.no_grad():
+            for m, kind, name, t, version, copy in self.values:
+                getattr(m, kind)[name] = t  # a forward may rebind a buffer
+                # written in place? (batch norm's kernel updates its running statistics without
+                # bumping their version counter, so the values are compared too; untouched
+                # tensors are not written, and keep their version)
+                if t._version != version or not _same(t, copy):
+                    t.copy_(copy)
+            for t, grad, version, copy in self.inputs:
+                if t._version != version or not _same(t, copy):
+                    t.copy_(copy)
+                if t.is_leaf:
+                    t.grad = grad
+        for p, grad in self.grads:
+            p.grad = grad
+        torch.set_rng_state(self.cpu_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self.cuda_rng)
+        random.setstate(self.py_rng)
+        np.random.set_state(self.np_rng)
 
 
 def plot_reports(reports: dict, path, *, title=None, theory=None, x_labels=None):
