@@ -49,11 +49,8 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.calls = {}
-        for name in ("normal_", "trunc_normal_", "kaiming_uniform_", "uniform_", "xavier_uniform_",
-                     "constant_", "ones_", "zeros_"):
-            fn = getattr(fastinit.fills, name, None)
-            if fn is None:
-                continue
+        for name in fastinit.fills.registry.torch_names():
+            fn = getattr(fastinit.fills, name)
 
             def wrapped(*a, _fn=fn, _name=name, **k):
                 self.calls[_name] = self.calls.get(_name, 0) + 1

@@ -1,15 +1,11 @@
-"""The public fills: torch.nn.init's family (standard), the structured inits (structured)."""
+"""The public fills: torch.nn.init's family (standard), the structured inits (structured).
 
-from .standard import (
-    constant_,
-    kaiming_normal_,
-    kaiming_uniform_,
-    normal_,
-    ones_,
-    trunc_normal_,
-    uniform_,
-    xavier_normal_,
-    xavier_uniform_,
-    zeros_,
-)
-from .structured import dirac_, eye_, lecun_normal_, lecun_uniform_, orthogonal_, sparse_, variance_scaling_
+Which functions are public is :mod:`fastinit.fills.registry`'s table (one entry per
+function); this module exports exactly those, by name.
+"""
+
+from . import registry
+from .registry import ENTRIES as _ENTRIES
+
+globals().update({_e.name: _e.fn for _e in _ENTRIES})
+__all__ = list(registry.names())

@@ -60,26 +60,13 @@ import sys
 import threading
 
 from .. import fills as _fills
+from ..fills import registry as _registry
 
 __all__ = ["patch_torch_init", "PATCHED_NAMES"]
 
-#: torch.nn.init names that fastinit may provide, in the order they are patched.
-PATCHED_NAMES = (
-    "uniform_",
-    "normal_",
-    "kaiming_uniform_",
-    "kaiming_normal_",
-    "xavier_uniform_",
-    "xavier_normal_",
-    "trunc_normal_",
-    "constant_",
-    "ones_",
-    "zeros_",
-    "orthogonal_",
-    "sparse_",
-    "eye_",
-    "dirac_",
-)
+#: torch.nn.init names that fastinit replaces, in the order they are patched: the registry's
+#: torch counterparts (fastinit.fills.registry, one entry per init function).
+PATCHED_NAMES = _registry.torch_names()
 
 _lock = threading.RLock()
 _depth = 0  # open patch_torch_init blocks, process-wide
