@@ -295,14 +295,15 @@ _TIMM_SCRIPT = _TIMM_PRELUDE + textwrap.dedent(r"""
     torch.manual_seed(0)
     ref = make()
     calls = {}
-    orig = fastinit.trunc_normal_
+    # patch_torch_init takes its replacements from fastinit.fills: the spy goes there
+    orig = fastinit.fills.trunc_normal_
     def spy(*a, **k):
         calls["trunc_normal_"] = calls.get("trunc_normal_", 0) + 1
         return orig(*a, **k)
-    fastinit.trunc_normal_ = spy
+    fastinit.fills.trunc_normal_ = spy
     with patch_torch_init():
         a = make()
-    fastinit.trunc_normal_ = orig
+    fastinit.fills.trunc_normal_ = orig
     n_linear = sum(isinstance(m, nn.Linear) for m in a.modules())
     assert calls.get("trunc_normal_", 0) >= n_linear + 1, calls
     import timm.layers.weight_init as wi
