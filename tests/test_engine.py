@@ -217,6 +217,9 @@ class _Raises(nn.Module):
 
 def test_named_scheme_with_raising_reset_parameters_restores_everything():
     m = nn.Sequential(nn.Linear(8, 8), nn.LayerNorm(8), _Raises())
+    with torch.no_grad():
+        m[1].weight.fill_(5.0)  # not the default: a default fill before the raise would show
+        m[1].bias.fill_(-5.0)
     snap = _snapshot(m)
     with pytest.raises(RuntimeError, match="boom"):
         fastinit.init_module_(m, seed=1, scheme="kaiming")
@@ -232,8 +235,11 @@ def test_named_scheme_with_raising_reset_parameters_restores_everything():
 def test_freed_storage_raises_not_segfaults():
     code = textwrap.dedent("""
         import torch, fastinit
-        m = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
-        m[1].weight.untyped_storage().resize_(0)   # freed, as FSDP frees a parameter's storage
+        class Own(torch.nn.Linear):  # its own reset_parameters: init_module_ backs the model up
+            def reset_parameters(self):
+                torch.nn.init.normal_(self.weight)
+        m = torch.nn.Sequential(torch.nn.Linear(8, 8), Own(8, 8), torch.nn.Linear(8, 8))
+        m[2].weight.untyped_storage().resize_(0)   # freed, as FSDP frees a parameter's storage
         try:
             fastinit.init_module_(m, seed=1)
         except RuntimeError as e:
@@ -241,7 +247,7 @@ def test_freed_storage_raises_not_segfaults():
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"crashed (rc {proc.returncode}): {proc.stderr[-2000:]}"
-    assert proc.stdout.startswith("RuntimeError") and "1.weight" in proc.stdout, proc.stdout
+    assert proc.stdout.startswith("RuntimeError") and "2.weight" in proc.stdout, proc.stdout
 
 
 # --- defect 5: eye_ / dirac_ in a root init_weights ---------------------------------------------
