@@ -49,11 +49,8 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.calls = {}
-        for name in ("normal_", "trunc_normal_", "kaiming_uniform_", "uniform_", "xavier_uniform_",
-                     "constant_", "ones_", "zeros_"):
-            fn = getattr(fastinit.fills, name, None)
-            if fn is None:
-                continue
+        for name in fastinit.fills.registry.torch_names():
+            fn = getattr(fastinit.fills, name)
 
             def wrapped(*a, _fn=fn, _name=name, **k):
                 self.calls[_name] = self.calls.get(_name, 0) + 1
@@ -298,7 +295,8 @@ _TIMM_SCRIPT = _TIMM_PRELUDE + textwrap.dedent(r"""
     torch.manual_seed(0)
     ref = make()
     calls = {}
-    orig = fastinit.fills.trunc_normal_  # patch_torch_init takes its functions from fastinit.fills
+    # patch_torch_init takes its replacements from fastinit.fills: the spy goes there
+    orig = fastinit.fills.trunc_normal_
     def spy(*a, **k):
         calls["trunc_normal_"] = calls.get("trunc_normal_", 0) + 1
         return orig(*a, **k)

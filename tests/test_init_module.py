@@ -375,14 +375,23 @@ def test_same_seed_same_values_and_order_independence():
     assert torch.equal(enc.enc.weight, a.enc.weight)
 
 
-def test_seed_none_draws_one_key_per_random_fill():
-    m = nn.Sequential(nn.Linear(8, 4), nn.LayerNorm(4), nn.Linear(4, 2, bias=False), nn.BatchNorm1d(2))
+def test_seed_none_draws_one_model_key():
+    """seed=None: one key is drawn from the generator (as materialize_ draws it), then the
+    model is exactly init_module_(m, seed=that key)."""
+    def build():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(8, 4), nn.LayerNorm(4), nn.Linear(4, 2, bias=False), nn.BatchNorm1d(2))
+
+    m, ref = build(), build()
     g = torch.Generator().manual_seed(11)
     g2 = torch.Generator().manual_seed(11)
     init_module_(m, generator=g)
-    keys = [torch_seed(g2) for _ in range(3)]  # Linear weight, Linear bias, second Linear weight
-    assert torch.equal(g.get_state(), g2.get_state())
-    w = fastinit.kaiming_uniform_(torch.empty(4, 8), a=math.sqrt(5), seed=keys[0])
+    key = torch_seed(g2)
+    assert torch.equal(g.get_state(), g2.get_state())  # one draw, whatever the model
+    init_module_(ref, seed=key)
+    for (n, x), y in zip(m.state_dict().items(), ref.state_dict().values()):
+        assert torch.equal(x, y), n
+    w = fastinit.kaiming_uniform_(torch.empty(4, 8), a=math.sqrt(5), seed=derive_seed(key, "0.weight"))
     assert torch.equal(m[0].weight, w)
     # default generator: torch.manual_seed makes it reproducible
     torch.manual_seed(3)
@@ -392,20 +401,19 @@ def test_seed_none_draws_one_key_per_random_fill():
     assert torch.equal(x, y)
 
 
-def test_overridden_parent_rule_fills_once():
-    """Transformer's xavier rule replaces its Linear children's kaiming fill: each tensor is
-    filled once (a draw per tensor, not two)."""
+def test_parent_rule_is_the_tensors_second_random_op():
+    """Transformer's xavier rule runs after its Linear children's kaiming fill, as in
+    construction: for a Linear weight it is the tensor's random op 1, keyed "name#1"."""
     m = _build(lambda: nn.Transformer(16, 2, 1, 1, 32), 0)
-    g = torch.Generator().manual_seed(1)
-    g2 = torch.Generator().manual_seed(1)
-    init_module_(m, generator=g)
-    n_random = 0
-    for n, p in m.named_parameters():
-        if p.dim() > 1 or not (n.endswith("in_proj_bias") or n.endswith("out_proj.bias") or "norm" in n):
-            n_random += 1
-    for _ in range(n_random):
-        torch_seed(g2)
-    assert torch.equal(g.get_state(), g2.get_state())
+    init_module_(m, seed=4)
+    name = "encoder.layers.0.linear1.weight"
+    w = dict(m.named_parameters())[name]
+    want = fastinit.xavier_uniform_(torch.empty(w.shape), seed=derive_seed(4, name + "#1"))
+    assert torch.equal(w, want)
+    # in_proj_weight: MultiheadAttention's xavier (op 0), then Transformer's (op 1)
+    name = "encoder.layers.0.self_attn.in_proj_weight"
+    w = dict(m.named_parameters())[name]
+    assert torch.equal(w, fastinit.xavier_uniform_(torch.empty(w.shape), seed=derive_seed(4, name + "#1")))
 
 
 def test_bad_arguments():
@@ -595,9 +603,9 @@ def test_library_init_weights_called_after_defaults():
     check_const(m2.extra, 3.0, "extra")
 
 
-def test_library_init_direct_writes_win_and_each_tensor_filled_once():
-    """The library init runs once, recorded: its nn.init calls replace torch's default for
-    their tensors (no double fill), and direct tensor writes keep their values."""
+def test_library_init_runs_in_program_order():
+    """The library init runs for real after torch's defaults: its writes see the values of
+    the calls before them, and each of its random ops is its tensor's next key."""
     class Lib(nn.Module):
         def __init__(self):
             super().__init__()
@@ -608,22 +616,16 @@ def test_library_init_direct_writes_win_and_each_tensor_filled_once():
             nn.init.normal_(self.a.weight, std=0.5)
             with torch.no_grad():
                 self.a.weight.fill_(2.0)  # after the nn.init call: this write wins
-                self.b.weight.mul_(0).add_(3.0)  # direct only: torch's default must not overwrite it
-            nn.init.zeros_(self.a.bias[:4])  # a view: the default still fills the rest
+                self.b.weight.mul_(0).add_(3.0)  # the default's values times 0, plus 3
+            nn.init.zeros_(self.a.bias[:4])  # a view: the default's values stay in the rest
 
     m = Lib()
-    g = torch.Generator().manual_seed(5)
-    g2 = torch.Generator().manual_seed(5)
-    init_module_(m, generator=g)
+    init_module_(m, seed=5)
     check_const(m.a.weight, 2.0, "a.weight")
     check_const(m.b.weight, 3.0, "b.weight")
     check_const(m.a.bias[:4], 0.0, "a.bias[:4]")
-    assert (m.a.bias[4:] != 0).all() and (m.a.bias.abs() <= 0.25).all()
-    # draws: a.bias and b.bias defaults, one key for the library init; the skipped
-    # defaults (a.weight, b.weight) and the dropped normal_ draw nothing from g
-    for _ in range(3):
-        torch_seed(g2)
-    assert torch.equal(g.get_state(), g2.get_state())
+    bias = fastinit.uniform_(torch.empty(16), -0.25, 0.25, seed=derive_seed(5, "a.bias"))
+    assert torch.equal(m.a.bias[4:], bias[4:])
 
 
 def test_init_module_inside_patch_torch_init_gives_the_same_model():

@@ -239,3 +239,63 @@ def test_patch_without_torch_says_torch_is_needed():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ERR ImportError fastinit.patch_torch_init() needs torch"), out.stdout
+
+
+def test_originals_found_while_another_library_wraps_them():
+    """Issue 18 item 4: a function another library had wrapped when the patch first looked
+    for torch's originals is still patched once the wrapper is gone (the originals come
+    from torch.nn.init's own definitions, not from whatever is bound at first use)."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import functools, torch, torch.nn.init as tinit, fastinit
+        orig = tinit.normal_
+        def wrapper(*a, **k):
+            return orig(*a, **k)
+        wrapper.__module__ = "some_library"
+        tinit.normal_ = wrapper                  # another library's wrapper, first
+        with fastinit.patch_torch_init():
+            pass
+        tinit.normal_ = orig                     # the library unwraps
+        with fastinit.patch_torch_init():
+            print(tinit.normal_ is fastinit.fills.normal_)
+        print(tinit.normal_ is orig)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True"], out.stdout
+
+
+def test_signal_handler_block_does_not_unpatch_the_main_block():
+    """Issue 18 item 4: a block opened and closed in a signal handler, interrupting the main
+    thread anywhere (also inside the open/close critical sections), never leaves the main
+    thread's open block unpatched."""
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import signal, torch.nn.init as tinit, fastinit
+        busy = []
+        def handler(signum, frame):
+            if busy:  # a handler interrupted by the next signal: skip (no unbounded nesting)
+                return
+            busy.append(1)
+            try:
+                with fastinit.patch_torch_init():
+                    pass
+            finally:
+                busy.pop()
+        signal.signal(signal.SIGALRM, handler)
+        signal.setitimer(signal.ITIMER_REAL, 7e-3, 7e-3)
+        bad = 0
+        for _ in range(60):
+            with fastinit.patch_torch_init():
+                if tinit.normal_ is not fastinit.fills.normal_:
+                    bad += 1
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        print(bad, tinit.normal_.__module__)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["0", "torch.nn.init"], out.stdout

@@ -11,53 +11,33 @@ from . import distributed
 from .core import _C
 from .core.bounds import calculate_gain, kaiming_bound
 from .core.runtime import STREAM_VERSION, __version__, get_num_threads, info, set_num_threads
-from .fills import (
-    constant_,
-    dirac_,
-    eye_,
-    kaiming_normal_,
-    kaiming_uniform_,
-    lecun_normal_,
-    lecun_uniform_,
-    normal_,
-    ones_,
-    orthogonal_,
-    sparse_,
-    trunc_normal_,
-    uniform_,
-    variance_scaling_,
-    xavier_normal_,
-    xavier_uniform_,
-    zeros_,
+from .fills import registry as _registry
+from .models.deferred import (
+    DeferredInitError,
+    deferred_init,
+    is_deferred,
+    materialize_,
+    materialize_module,
+    materialize_tensor,
 )
-from .models.deferred import deferred_init, materialize_
 from .models.module import init_module_
 from .models.patch import patch_torch_init
 from .models.schemes import apply_scheme
 from .tools.audit import audit
 
+# the init functions: one entry each in fastinit.fills.registry
+globals().update({_e.name: _e.fn for _e in _registry.ENTRIES})
+
 __all__ = [
-    "uniform_",
-    "kaiming_uniform_",
-    "xavier_uniform_",
-    "normal_",
-    "kaiming_normal_",
-    "xavier_normal_",
-    "trunc_normal_",
-    "constant_",
-    "ones_",
-    "zeros_",
-    "orthogonal_",
-    "sparse_",
-    "eye_",
-    "dirac_",
-    "variance_scaling_",
-    "lecun_uniform_",
-    "lecun_normal_",
+    *_registry.names(),
     "init_module_",
     "apply_scheme",
     "deferred_init",
     "materialize_",
+    "is_deferred",
+    "materialize_tensor",
+    "materialize_module",
+    "DeferredInitError",
     "patch_torch_init",
     "audit",
     "calculate_gain",

@@ -1,14 +1,12 @@
-"""The public fills: torch.nn.init's family (standard), the structured inits (structured)."""
+"""The public fills: torch.nn.init's random family (standard), the constants (constant), the
+structured inits (structured) and JAX's variance-scaling family (scaling).
 
-from .constant import constant_, ones_, zeros_
-from .scaling import lecun_normal_, lecun_uniform_, variance_scaling_
-from .standard import (
-    kaiming_normal_,
-    kaiming_uniform_,
-    normal_,
-    trunc_normal_,
-    uniform_,
-    xavier_normal_,
-    xavier_uniform_,
-)
-from .structured import dirac_, eye_, orthogonal_, sparse_
+Which functions are public is :mod:`fastinit.fills.registry`'s table (one entry per
+function); this module exports exactly those, by name.
+"""
+
+from . import registry
+from .registry import ENTRIES as _ENTRIES
+
+globals().update({_e.name: _e.fn for _e in _ENTRIES})
+__all__ = list(registry.names())

@@ -83,6 +83,7 @@ from .records import DeferredInitError
 from .recorder import _active, _Recorder, _recording
 from .replay import _Replay, _allocate, _get_tensor, _set_tensor
 from .shapes import _torch
+from ..core.seeds import check_u64, torch_seed
 
 __all__ = ["deferred_init", "materialize_", "DeferredInitError", "is_deferred", "materialize_tensor",
            "materialize_module"]
@@ -272,8 +273,6 @@ def materialize_(module, device=None, *, seed=None, generator=None):
 def _materialize(module, device, seed, generator, select):
     """materialize_; ``select(qualname, kind)``, when given, limits it to those tensors."""
     torch = _torch()
-    from ..core.seeds import check_u64, torch_seed
-
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"materialize_ expects a torch.nn.Module, not {type(module).__name__}")
     found = module.__dict__.get(_ATTR)
@@ -405,7 +404,22 @@ def _retie(module, plan, prefix, entries):
 def is_deferred(obj):
     """Whether ``obj`` (a ``torch.nn.Module`` or a tensor) is deferred: a tensor recorded by
     :func:`deferred_init` and not materialized yet, or a module with such a parameter or
-    buffer (torchdistx's ``is_deferred``)."""
+    buffer (torchdistx's ``is_deferred``).
+
+    Args:
+        obj (torch.nn.Module or torch.Tensor): what to ask about.
+
+    Returns:
+        bool: True while anything in ``obj`` still waits for :func:`materialize_`.
+
+    Raises:
+        TypeError: ``obj`` is neither a module nor a tensor.
+
+    Example:
+        >>> m = fastinit.deferred_init(torch.nn.Linear, 4, 4)
+        >>> fastinit.is_deferred(m), fastinit.is_deferred(fastinit.materialize_(m, seed=0))
+        (True, False)
+    """
     torch = _torch()
     if isinstance(obj, torch.nn.Module):
         return any(is_deferred(t) for t in list(obj.parameters()) + list(obj.buffers()))
@@ -418,10 +432,29 @@ def materialize_tensor(tensor, device=None, *, seed=None, generator=None):
     """A real copy of one deferred tensor: its record replayed, with the tensors it was
     computed from (torchdistx's ``materialize_tensor``). Values are those the tensor gets
     from :func:`materialize_` of its model with the same ``seed``. A tensor that is not
-    deferred is returned as it is. The module still holds the deferred tensor."""
-    torch = _torch()
-    from ..core.seeds import check_u64, torch_seed
+    deferred is returned as it is. The module still holds the deferred tensor.
 
+    Args:
+        tensor (torch.Tensor): a parameter or buffer of a :func:`deferred_init` model.
+        device (torch.device or str, optional): where to allocate it (default: the device
+            its constructor asked for, else CPU).
+        seed (int, optional): the model seed, as for :func:`materialize_`.
+        generator (torch.Generator, optional): where the model seed is drawn from when
+            ``seed`` is None (default ``torch.default_generator``).
+
+    Returns:
+        torch.Tensor: the real tensor.
+
+    Raises:
+        DeferredInitError: a meta tensor that ``deferred_init`` did not record, or a
+            replayed op that fails.
+        TypeError: ``tensor`` is not a tensor, or ``generator`` not a ``torch.Generator``.
+
+    Example:
+        >>> m = fastinit.deferred_init(torch.nn.Linear, 4, 4)
+        >>> w = fastinit.materialize_tensor(m.weight, seed=0)   # m.weight stays deferred
+    """
+    torch = _torch()
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"materialize_tensor expects a torch.Tensor, not {type(tensor).__name__}")
     found = _recorded(tensor) if tensor.is_meta else None
@@ -446,9 +479,23 @@ def materialize_tensor(tensor, device=None, *, seed=None, generator=None):
 
 def materialize_module(module, buffers_only=False, check_fn=None, *, device=None, seed=None, generator=None):
     """torchdistx's ``materialize_module``: materializes ``module``'s deferred parameters
-    and buffers in place (only buffers when ``buffers_only``; only those of the submodules
-    for which ``check_fn(submodule)`` is true, when given), as :func:`materialize_` does
-    (the same values for the same ``seed``). Returns ``module``."""
+    and buffers in place, as :func:`materialize_` does (the same values for the same
+    ``seed``).
+
+    Args:
+        module (torch.nn.Module): a :func:`deferred_init` model or one of its submodules.
+        buffers_only (bool): only buffers (default False: parameters and buffers).
+        check_fn (callable, optional): only the tensors of the submodules for which
+            ``check_fn(submodule)`` is true.
+        device, seed, generator: as for :func:`materialize_`.
+
+    Returns:
+        torch.nn.Module: ``module``.
+
+    Example:
+        >>> m = fastinit.deferred_init(torch.nn.BatchNorm1d, 8)
+        >>> fastinit.materialize_module(m, buffers_only=True, seed=0)   # running stats only
+    """
     if check_fn is None and not buffers_only:
         return materialize_(module, device, seed=seed, generator=generator)
     chosen = set()

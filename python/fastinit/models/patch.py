@@ -59,39 +59,62 @@ import contextlib
 import sys
 import threading
 
+from ..core.shards import is_dtensor, zero_row
 from .. import fills as _fills
+from ..fills import registry as _registry
 
 __all__ = ["patch_torch_init", "PATCHED_NAMES"]
 
-#: torch.nn.init names that fastinit may provide, in the order they are patched.
-PATCHED_NAMES = (
-    "uniform_",
-    "normal_",
-    "kaiming_uniform_",
-    "kaiming_normal_",
-    "xavier_uniform_",
-    "xavier_normal_",
-    "trunc_normal_",
-    "constant_",
-    "ones_",
-    "zeros_",
-    "orthogonal_",
-    "sparse_",
-    "eye_",
-    "dirac_",
-)
+#: torch.nn.init names that fastinit replaces, in the order they are patched: the registry's
+#: torch counterparts (fastinit.fills.registry, one entry per init function).
+PATCHED_NAMES = _registry.torch_names()
 
 _lock = threading.RLock()
 _depth = 0  # open patch_torch_init blocks, process-wide
 _undo_log: list = []  # what the open blocks replaced, undone when the last one exits
 _LIBRARY_PREFIXES = ("torch.", "transformers.", "timm.")
-_torch_originals: dict = {}  # name -> torch.nn.init's own function, captured on first use
+_torch_originals: dict = {}  # name -> torch.nn.init's own function, once found
+_sources: dict = {}  # id(replacement installed by some block) -> (torch name, replacement)
+
+
+def _is_torch_own(fn, name, tinit) -> bool:
+    """``fn`` is the function ``name`` defined in torch/nn/init.py (not a wrapper)."""
+    code = getattr(fn, "__code__", None)
+    return (code is not None and getattr(fn, "__module__", None) == "torch.nn.init"
+            and getattr(fn, "__name__", None) == name and code.co_filename == getattr(tinit, "__file__", None))
+
+
+def _find_torch_own(name, tinit):
+    """torch.nn.init's own ``name``, even while another library has wrapped the attribute:
+    the attribute, its ``__wrapped__`` chain, the closure of torch's deprecated alias
+    (``nn.init.normal`` closes over ``normal_``, torch.nn.init._make_deprecate), torch's
+    own by-value imports (torch.nn.modules.*)."""
+    fn, seen = tinit.__dict__.get(name), 0
+    while fn is not None and seen < 16:
+        if _is_torch_own(fn, name, tinit):
+            return fn
+        fn, seen = getattr(fn, "__wrapped__", None), seen + 1
+    alias = tinit.__dict__.get(name[:-1])
+    for cell in getattr(alias, "__closure__", None) or ():
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if _is_torch_own(v, name, tinit):
+            return v
+    for mname, mod in list(sys.modules.items()):
+        if mname.startswith("torch.nn."):
+            v = getattr(mod, "__dict__", {}).get(name)
+            if v is not None and _is_torch_own(v, name, tinit):
+                return v
+    return None
 
 
 def _originals_of_torch() -> dict:
-    """torch.nn.init's own functions by name. Captured once, from the functions defined in
-    torch.nn.init itself, so a patch already in place (ours or another library's) is
-    never mistaken for the original."""
+    """torch.nn.init's own functions by name, found from torch/nn/init.py's definitions
+    (not whatever is bound at first use), so neither a patch in place (ours or another
+    library's wrapper) is mistaken for the original nor hides it for the rest of the
+    process: a name not found now is looked for again next time."""
     try:
         import torch.nn.init as tinit
     except ImportError as e:
@@ -100,10 +123,10 @@ def _originals_of_torch() -> dict:
             "(pip install torch); NumPy arrays need no patch"
         ) from e
 
-    if not _torch_originals:
-        for name in PATCHED_NAMES:
-            fn = getattr(tinit, name, None)
-            if fn is not None and getattr(fn, "__module__", None) == "torch.nn.init":
+    for name in PATCHED_NAMES:
+        if name not in _torch_originals:
+            fn = _find_torch_own(name, tinit)
+            if fn is not None:
                 _torch_originals[name] = fn
     return _torch_originals
 
@@ -122,8 +145,10 @@ def _deprecated_alias(alias: str, new):
     return deprecated_init
 
 
-def _replacement_map(source=None) -> dict:
-    """id(original function) -> (original, replacement from ``source``: fastinit)."""
+def _replacement_map(source=None, over_fastinit=False) -> dict:
+    """id(original function) -> (original, replacement from ``source``: fastinit). With
+    ``over_fastinit``, fastinit's own functions (installed by an open patch_torch_init
+    block) are replaced too."""
     if source is None:
         source = _fills
     out = {}
@@ -131,6 +156,10 @@ def _replacement_map(source=None) -> dict:
         new = getattr(source, name, None)
         if new is not None:
             out[id(orig)] = (orig, new)
+            _sources[id(new)] = (name, new)
+            mine = getattr(_fills, name, None)
+            if over_fastinit and mine is not None and mine is not new:
+                out[id(mine)] = (mine, new)
     tinit = sys.modules["torch.nn.init"]
     for name in PATCHED_NAMES:
         alias, new = getattr(tinit, name[:-1], None), getattr(source, name, None)
@@ -150,7 +179,9 @@ def _apply(repl: dict) -> list:
     """Replace every reference; return the undo log [(setter, container, key, old)]."""
     undo = []
     try:
-        for mod in list(sys.modules.values()):
+        for mname, mod in list(sys.modules.items()):
+            if mname == "fastinit" or mname.startswith("fastinit."):
+                continue  # fastinit's own functions stay themselves (the replacements call them)
             d = getattr(mod, "__dict__", None)
             if not isinstance(d, dict):
                 continue
@@ -187,7 +218,6 @@ def _patch_padding_zeroing(undo: list) -> None:
 
 def _padding_zeroing(orig):
     def _fill_padding_idx_with_zero(self):
-        from ..core.shards import is_dtensor, zero_row
 
         if self.padding_idx is None or not is_dtensor(self.weight):
             return orig(self)
@@ -210,10 +240,14 @@ def _unbind_captured_inside() -> None:
     is built at import time). Give them torch's originals, which they meant to capture.
     User modules are left alone (they may import fastinit's functions on purpose)."""
     back = {}
-    for name, orig in _originals_of_torch().items():
+    originals = _originals_of_torch()
+    for name, orig in originals.items():
         new = getattr(_fills, name, None)
         if new is not None:
             back[(name, id(new))] = orig
+    for name, new in _sources.values():
+        if name in originals:
+            back[(name, id(new))] = originals[name]
     if not back:
         return
     for mname, mod in list(sys.modules.items()):
@@ -260,25 +294,44 @@ def patch_torch_init():
 
 
 @contextlib.contextmanager
-def _swap(source):
-    """patch_torch_init with the replacements taken from ``source`` (default fastinit).
+def _swap(source, over_fastinit=False):
+    """patch_torch_init with the replacements taken from ``source`` (default fastinit;
+    ``over_fastinit``: fastinit's own functions are replaced too).
 
     The patch is process-wide and reference-counted: the first block to open applies it,
     and it stays in force until every open block has exited, in whatever order and on
     whatever threads they exit. A block opened while another is open applies only what
     its ``source`` replaces that is not replaced yet (nothing, for the same source), and
-    all of it is undone together when the count returns to 0."""
+    all of it is undone together when the count returns to 0.
+
+    Signal handlers: a block opened and closed by a handler that interrupts this thread
+    anywhere inside these two critical sections must not undo this block's patch. So the
+    count goes up *before* the patch is applied (a handler's block then never sees the
+    count return to 0 while this block is being applied), and on exit the log is detached
+    before it is undone (a handler's block opened during the undo applies and undoes only
+    its own entries). The lock is re-entrant, so a handler on the thread that holds it
+    does not deadlock."""
     global _depth
     with _lock:
-        _undo_log.extend(_apply(_replacement_map(source)))
         _depth += 1
+        try:
+            _undo_log.extend(_apply(_replacement_map(source, over_fastinit)))
+        except BaseException:
+            _close()
+            raise
     try:
         yield
     finally:
         with _lock:
-            _depth -= 1
-            if _depth == 0:
-                undo = list(_undo_log)
-                _undo_log.clear()
-                _undo(undo)
-                _unbind_captured_inside()
+            _close()
+
+
+def _close() -> None:
+    """One block exits (call with ``_lock`` held)."""
+    global _depth
+    _depth -= 1
+    if _depth == 0:
+        undo = _undo_log[:]
+        del _undo_log[:len(undo)]
+        _undo(undo)
+        _unbind_captured_inside()

@@ -67,9 +67,11 @@ from __future__ import annotations
 import math
 import warnings
 
-from .. import fills as _fills
 from ..core.bounds import calculate_gain
-from ..core.seeds import derive_seed
+from ..core.seeds import check_u64, derive_seed
+from ..fills import registry as _registry
+from .engine import first_names, run_plan, run_seed, untied
+from .rules import default_steps, post_order
 
 __all__ = ["apply_scheme", "SCHEMES", "DEFAULT_RESIDUAL_NAMES"]
 
@@ -80,46 +82,35 @@ GPT2_STD = 0.02
 class _Ctx:
     """What a fill needs besides its tensor."""
 
-    __slots__ = ("nonlinearity", "seed", "generator", "n_layers")
+    __slots__ = ("nonlinearity", "n_layers")
 
-    def __init__(self, nonlinearity, seed, generator, n_layers):
-        self.nonlinearity, self.seed, self.generator, self.n_layers = nonlinearity, seed, generator, n_layers
-
-
-def _fi():
-    return _fills
+    def __init__(self, nonlinearity, n_layers):
+        self.nonlinearity, self.n_layers = nonlinearity, n_layers
 
 
-def _zeros(t, c):
-    _fi().zeros_(t)
+def _fill(name, params):
+    """A scheme fill: the registry function ``name`` (its vocabulary: a name it does not
+    have fails here, at import) with the arguments ``params(ctx)``."""
+    _registry.get(name)
 
-
-def _ones(t, c):
-    _fi().ones_(t)
-
-
-def _normal(std):
-    def fill(t, c):
-        _fi().normal_(t, 0.0, std, c.generator, seed=c.seed)
+    def fill(c):
+        return name, params(c)
 
     return fill
 
 
-def _kaiming(t, c):
-    _fi().kaiming_normal_(t, 0, "fan_in", c.nonlinearity, c.generator, seed=c.seed)
+_zeros = _fill("zeros_", lambda c: ())
+_ones = _fill("ones_", lambda c: ())
 
 
-def _xavier(t, c):
-    _fills.xavier_uniform_(t, calculate_gain(c.nonlinearity), c.generator, seed=c.seed)
+def _normal(std):
+    return _fill("normal_", lambda c: (0.0, std))
 
 
-def _lecun(t, c):
-    _fi().lecun_normal_(t, c.generator, seed=c.seed)
-
-
-def _gpt2_residual(t, c):
-    _fi().normal_(t, 0.0, GPT2_STD / math.sqrt(2 * c.n_layers), c.generator, seed=c.seed)
-
+_kaiming = _fill("kaiming_normal_", lambda c: (0, "fan_in", c.nonlinearity))
+_xavier = _fill("xavier_uniform_", lambda c: (calculate_gain(c.nonlinearity),))
+_lecun = _fill("lecun_normal_", lambda c: ())
+_gpt2_residual = _fill("normal_", lambda c: (0.0, GPT2_STD / math.sqrt(2 * c.n_layers)))
 
 # (kind, parameter) -> fill. A missing entry: torch's default rule (a "residual" entry
 # missing: the "linear" one). Only gpt2 marks residual projections.
@@ -258,9 +249,6 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
     """
     import torch
 
-    from .module import _fill, _first_names, _post_order, _reset_key, _rule_for, _run_seeded
-    from ..core.seeds import check_u64
-
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"apply_scheme expects a torch.nn.Module, not {type(module).__name__}")
     user_rule = scheme if callable(scheme) else None
@@ -276,92 +264,61 @@ def apply_scheme(module, scheme, *, nonlinearity="relu", seed=None, generator=No
     if isinstance(names, str):
         names = (names,)
 
-    # 1. what the scheme fills: (qualified name, tensor, owner, kind, fill)
-    mods = list(_post_order(module))
-    blocks, n_layers = _block_list(module) if scheme == "gpt2" else (None, 0)
-    table = SCHEMES.get(scheme, {}) if user_rule is None else {}
-    planned, mine = [], set()
-    residual_found = False
-    for qual, m in mods:
-        kind = _kind(m)
-        for pname, p in m.named_parameters(recurse=False):
-            qname = f"{qual}.{pname}" if qual else pname
-            if user_rule is not None:
-                planned.append((qname, p, m, kind, None))
-                continue
-            k = kind
-            if k == "linear" and scheme == "gpt2" and _is_residual(qual, names):
-                if blocks is not None and (blocks == "" or qual.startswith(blocks + ".")):
-                    k, residual_found = "residual", True
-            fill = table.get((k, pname)) or (table.get(("linear", pname)) if k == "residual" else None)
-            if fill is not None:
-                planned.append((qname, p, m, k, fill))
-                mine.add(id(p))
-    if scheme == "gpt2" and blocks is None:
-        warnings.warn("apply_scheme('gpt2'): found no repeated block list (an nn.ModuleList or nn.Sequential of "
-                      ">= 2 modules of one class), so no residual projection was scaled", stacklevel=2)
+    with untied(module):
+        # 1. what the scheme fills: (qualified name, tensor, owner, kind, fill)
+        blocks, n_layers = _block_list(module) if scheme == "gpt2" else (None, 0)
+        table = SCHEMES.get(scheme, {}) if user_rule is None else {}
+        planned, mine = [], set()
+        residual_found = False
+        for qual, m in post_order(module):
+            kind = _kind(m)
+            for pname, p in m.named_parameters(recurse=False):
+                qname = f"{qual}.{pname}" if qual else pname
+                if user_rule is not None:
+                    planned.append((qname, p, m, kind, None))
+                    continue
+                k = kind
+                if k == "linear" and scheme == "gpt2" and _is_residual(qual, names):
+                    if blocks is not None and (blocks == "" or qual.startswith(blocks + ".")):
+                        k, residual_found = "residual", True
+                fill = table.get((k, pname)) or (table.get(("linear", pname)) if k == "residual" else None)
+                if fill is not None:
+                    planned.append((qname, p, m, k, fill))
+                    mine.add(id(p))
+        if scheme == "gpt2" and blocks is None:
+            warnings.warn("apply_scheme('gpt2'): found no repeated block list (an nn.ModuleList or nn.Sequential of "
+                          ">= 2 modules of one class), so no residual projection was scaled", stacklevel=2)
 
-    def key_for(name):
-        return None if seed is None else derive_seed(seed, name)
+        # 2. torch's defaults for every tensor the scheme does not fill (a module's own
+        # reset_parameters is called unless the scheme fills all its parameters), then the
+        # scheme's fills, so a called reset_parameters never overwrites them. One engine run
+        # (models/engine.py): the same keys as init_module_, atomic.
+        s = run_seed(seed, generator)
+        steps, covered = default_steps(module, mine)
+        if user_rule is not None:
+            def run_rule():
+                for qname, p, m, _, _ in planned:
+                    if user_rule(qname, p, m, seed=derive_seed(s, qname), generator=generator):
+                        covered.add(id(p))
 
-    tnames = {}
-    for n, t in list(module.named_parameters()) + list(module.named_buffers()):
-        tnames.setdefault(id(t), n)
-
-    # 2. torch's defaults (init_module_'s rules and seeds) for every tensor not in ``skip``,
-    # each once; a module with its own reset_parameters has it called unless the scheme
-    # fills all its parameters. Returns the ids of the tensors that have a default.
-    def run_defaults(skip):
-        last, steps, covered = {}, [], set()
-        for qual, m in mods:
-            kind, what = _rule_for(m)
-            if kind == "rule":
-                for t, op in what(m):
-                    if t is None:
-                        continue
-                    covered.add(id(t))
-                    if id(t) not in skip:
-                        last[id(t)] = len(steps)
-                        steps.append(("fill", t, op))
-            elif kind == "call":
-                own = list(m.parameters(recurse=False))
-                covered.update(id(p) for p in own)
-                if not (own and all(id(p) in skip for p in own)):
-                    steps.append(("call", qual, what))
-        for i, step in enumerate(steps):
-            if step[0] == "fill":
-                _, t, op = step
-                if last[id(t)] == i:
-                    _fill(t, op, generator, key_for(tnames.get(id(t), "")))
-            else:
-                _, qual, fn = step
-                _run_seeded(fn, _reset_key(seed, generator, qual))
-        return covered
-
-    # 3. the scheme's fills, after the defaults (so a called reset_parameters never
-    # overwrites them)
-    if user_rule is not None:
-        # torch's defaults first for every tensor, then the rule (True: it filled the tensor)
-        covered = run_defaults(set())
-        for qname, p, m, _, _ in planned:
-            if user_rule(qname, p, m, seed=key_for(qname), generator=generator):
-                covered.add(id(p))
-    else:
-        covered = run_defaults(mine) | mine
-        for qname, p, m, k, fill in planned:
-            # HF Conv1D stores (in, out): its transpose has torch's (out, in) layout
-            target = p.t() if _is_hf_conv1d(m) and p.dim() == 2 else p
-            fill(target, _Ctx(nonlinearity, key_for(qname), generator, n_layers))
-            if k == "embedding" and getattr(m, "padding_idx", None) is not None:
-                from ..core.shards import zero_row
-
-                zero_row(p, m.padding_idx)
+            steps.append(("code", ":scheme", run_rule))
+        else:
+            covered |= mine
+            ctx = _Ctx(nonlinearity, n_layers)
+            for qname, p, m, k, fill in planned:
+                # HF Conv1D stores (in, out): its transpose has torch's (out, in) layout
+                target = p.t() if _is_hf_conv1d(m) and p.dim() == 2 else p
+                fname, args = fill(ctx)
+                steps.append(("fill", target, fname, args))
+                if k == "embedding" and getattr(m, "padding_idx", None) is not None:
+                    steps.append(("zero_row", p, m.padding_idx))
+        run_plan(module, steps, s)
     if scheme == "gpt2" and blocks is not None and not residual_found:
         warnings.warn(f"apply_scheme('gpt2'): no residual projection named {tuple(names)} inside {blocks!r}",
                       stacklevel=2)
     missed = [n for n, p in module.named_parameters() if id(p) not in covered]
     if missed:
-        shown = _first_names(missed)
+        shown = first_names(missed)
         warnings.warn(f"apply_scheme: {len(missed)} parameter(s) have no rule and were left unchanged: {shown}",
                       stacklevel=2)
     return module
