@@ -50,13 +50,21 @@ def test_version():
 
 
 @pytest.mark.parametrize("argv", [["--bogus"], ["frobnicate"], ["bound"], ["bound", "3", "--mode", "sideways"],
-                                  ["audit", "--layers", "0"], ["--repeats", "x"]])
+                                  ["audit", "--layers", "0"], ["--repeats", "x"],
+                                  # issue 19: these three printed a traceback
+                                  ["bound", "10"], ["bound", "0", "5"], ["bound", "3", "4", "--nonlinearity", "bogus"]])
 def test_bad_arguments_give_argparse_errors(argv):
     r = run(*argv)
     assert r.returncode == 2
     assert r.stdout == ""
     assert "usage: python -m fastinit" in r.stderr
     assert "error:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bound_of_one_dimension_names_the_reason():
+    r = run("bound", "10")
+    assert "the shape needs at least 2 dimensions" in r.stderr, r.stderr
 
 
 def test_bound_derivation():
@@ -66,6 +74,18 @@ def test_bound_derivation():
     bound = fastinit.kaiming_bound((3072, 768), a=2.2360679)
     assert f"bound = sqrt(3) * gain / sqrt(fan_in) = {bound:.9g}" in r.stdout
     assert f"1/sqrt(fan_in) = {1 / 768 ** 0.5:.9g}" in r.stdout
+
+
+def test_bound_explains_sqrt5_only_for_sqrt5():
+    """The a=sqrt(5) paragraph belongs to nn.Linear's a; issue 19: it was printed for a=0 too."""
+    why = "Why nn.Linear passes a=sqrt(5)"
+    r0 = run("bound", "64", "32")
+    assert r0.returncode == 0, r0.stderr
+    assert "with a = 0:" in r0.stdout and why not in r0.stdout
+    relu = run("bound", "64", "32", "--nonlinearity", "relu")
+    assert relu.returncode == 0 and why not in relu.stdout
+    r5 = run("bound", "64", "32", "--a", "2.2360679")
+    assert r5.returncode == 0 and why in r5.stdout and "Here: |bound - 1/sqrt(fan_in)|" in r5.stdout
 
 
 def test_head_to_head_small_shows_progress_and_passes():
@@ -132,3 +152,29 @@ def test_audit_block_runs_a_transformer_block():
     r = run("audit", "--block", "--layers", "1", "--width", "32", "--seed", "0")
     assert r.returncode == 0, r.stderr
     assert "TransformerEncoder" in r.stdout and "LayerNorm" in r.stdout
+
+
+def test_audit_plot_without_matplotlib_stops_before_any_work(tmp_path):
+    """issue 19: ``audit --plot`` without matplotlib ran the whole audit (15 s), then crashed.
+    Now: a clear message, exit 2, and nothing printed on stdout (no table was computed)."""
+    pytest.importorskip("torch", reason="the audit runs torch models: needs torch")
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["matplotlib"] = None  # import matplotlib raises ImportError
+        from fastinit.tools.cli import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    png = tmp_path / "a.png"
+    r = run("audit", "--layers", "2", "--width", "16", "--plot", str(png), code=code)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "needs matplotlib" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout == "" and not png.exists()
+
+
+def test_audit_plot_into_a_missing_folder_stops_before_any_work(tmp_path):
+    pytest.importorskip("torch", reason="the audit runs torch models: needs torch")
+    png = tmp_path / "no-such-folder" / "a.png"
+    r = run("audit", "--layers", "2", "--width", "16", "--plot", str(png))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "is not a writable folder" in r.stderr and "Traceback" not in r.stderr
+    assert r.stdout == ""
