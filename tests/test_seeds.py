@@ -461,7 +461,7 @@ def enter(ctx):
             try:
                 yield
             finally:
-                torch.set_default_device("cpu")
+                torch.set_default_device(None)  # as above: None, not "cpu"
         return dd()
     if ctx == "fake_tensor_mode":
         from torch._subclasses.fake_tensor import FakeTensorMode
