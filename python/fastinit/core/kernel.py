@@ -11,7 +11,8 @@ fill module (``fastinit.fills``); this module imports nothing from them.
 from __future__ import annotations
 
 import math
-import numbers
+
+import numpy as np
 
 from . import _C
 from .shards import (
@@ -55,14 +56,25 @@ def _torch_function(fn, tensor, **kwargs):
 
 
 _PLAIN_REALS = (float, int)  # exact types whose float() runs no user code
+_NUMPY_SCALARS = (np.bool_, np.integer, np.floating, np.complexfloating)
 
 
 def _as_float(value, method: str, name: str, position: int) -> float:
-    # torch's argument parser: a real number (bool included) or a 0-d tensor, else TypeError.
-    if type(value) is float or type(value) is int or isinstance(value, numbers.Real):
+    """torch's argument parser for a ``double`` argument (torch/csrc/utils/python_arg_parser.cpp,
+    ParameterType::DOUBLE, and THPUtils_checkDouble): a Python float or int (subclasses and
+    bool included), a NumPy bool, integer, floating or complex scalar, a 0-d tensor that does
+    not require grad, or a torch SymFloat/SymInt; anything else (Fraction, Decimal, a 0-d
+    tensor requiring grad, a 0-d ndarray) is a TypeError. The value is what torch takes:
+    PyFloat_AsDouble (``float()``), a tensor's ``item()``."""
+    if type(value) is float or type(value) is int or isinstance(value, (float, int, _NUMPY_SCALARS)):
         return float(value)
-    if is_torch_tensor(value) and value.dim() == 0:
-        return float(value)
+    torch = _torch()
+    if torch is not None:
+        if isinstance(value, torch.Tensor):
+            if value.dim() == 0 and not value.requires_grad:
+                return float(value)
+        elif isinstance(value, (torch.SymFloat, torch.SymInt)):
+            return float(value)
     raise TypeError(f"{method}(): argument '{name}' (position {position}) must be float, not {_tp_name(value)}")
 
 
