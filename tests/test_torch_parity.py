@@ -704,3 +704,47 @@ def test_double_argument_types_like_torch(method, position, label, value):
         ref = getattr(fastinit, method)(torch.empty(64, dtype=torch.float64), *plain, seed=5)
         again = getattr(fastinit, method)(torch.empty(64, dtype=torch.float64), *args, seed=5)
     assert torch.equal(ref, again)
+
+
+def _trunc_cases():
+    import fractions
+
+    return [
+        # the case Hypothesis found: a narrow interval (uniform_ branch), a bool mean
+        ("bool_mean_narrow", (), (True, 1.0, 2.0, 3.0)),
+        ("bool_mean_narrow_empty", (0,), (True, 1.0, 2.0, 3.0)),
+        ("tensor_bool_mean_narrow", (4,), (torch.tensor(True), 1.0, 2.0, 3.0)),
+        ("fraction_mean_narrow", (4,), (fractions.Fraction(1), 1.0, 2.0, 3.0)),
+        ("fraction_std_narrow", (4,), (0.0, fractions.Fraction(1), 2.0, 3.0)),
+        ("fraction_mean_wide", (4,), (fractions.Fraction(1), 1.0, -2.0, 3.0)),
+        # uniform_'s own check comes first (torch's order): a > b with a bool mean
+        ("bool_mean_narrow_bad_bounds", (4,), (True, 1.0, 3.0, 2.0)),
+        # accepted by torch: bool mean in the wide branch, bool std, NumPy bool mean
+        ("bool_mean_wide", (4,), (True, 1.0, -2.0, 3.0)),
+        ("bool_std_narrow", (4,), (0.0, True, 2.0, 3.0)),
+        ("np_bool_mean_narrow", (4,), (np.bool_(True), 1.0, 2.0, 3.0)),
+    ]
+
+
+@pytest.mark.parametrize("shape,args", [c[1:] for c in _trunc_cases()], ids=[c[0] for c in _trunc_cases()])
+def test_trunc_normal_rejection_arithmetic_like_torch(shape, args):
+    """torch's trunc_normal_ runs candidates.sub_(mean).div_(std) after uniform_(a, b) for
+    a narrow interval: its refusals (a bool mean: RuntimeError; a Fraction: TypeError) are
+    fastinit's, with torch's message, in torch's order; nothing drawn or written."""
+    def run(fn, t):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fn(t, *args)
+                return ("ok",)
+            except Exception as e:  # noqa: BLE001 - compared with torch's below
+                return ("raise", type(e), str(e))
+
+    want = run(torch.nn.init.trunc_normal_, torch.empty(shape))
+    target = torch.full(shape, 7.0)
+    state = torch.get_rng_state()
+    got = run(fastinit.trunc_normal_, target)
+    assert got == want
+    if want[0] == "raise":
+        assert torch.equal(torch.get_rng_state(), state), "a refused call advanced the generator"
+        assert bool((target == 7.0).all()), "a refused call wrote"

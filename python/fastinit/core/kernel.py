@@ -234,11 +234,12 @@ def _fill(tensor, kind, params, generator, seed, offset, checks=None):
     if dt is not None:
         check_placements(dt.placements)
         segs = dtensor_segments(dt)
-    # every check of torch's has passed: the kernel's own parameters
-    if checks is not None:
-        params = _trunc_normal_params(*params)
     if is_torch and local.device.type != "meta":
-        check_torch_inplace(local)  # torch's last check (its version bump), empty tensors too
+        check_torch_inplace(local)  # the method's last check (its version bump), empty tensors too
+    # every check of torch's method has passed: trunc_normal_'s own steps after it, then
+    # the kernel's own parameters
+    if checks is not None:
+        params = _trunc_normal_params(*params, method)
     # torch draws nothing for an empty or meta tensor; a DTensor draws on every rank when
     # the global tensor has elements, so that the ranks' generators stay in step
     if target is None or target.device == "meta" or (tensor.numel() if dt is not None else target.numel) == 0:
@@ -356,11 +357,38 @@ def _bump_version(tensor) -> None:
         inc((tensor,))
 
 
-def _trunc_normal_params(mean, std, a, b):
+def _trunc_normal_params(mean, std, a, b, method="normal_"):
     """The kernel's (mean, std, a, b) once torch's checks have passed. torch's rejection
     sampler only uses std**2, so a negative std that gets this far means |std|."""
+    if method == "uniform_":
+        _check_rejection_arithmetic(mean, std)
     m, s, lo, hi = float(mean), abs(float(std)), float(a), float(b)
     if not (math.isfinite(m) and math.isfinite(s)):
         # torch would fill U(a, b) here (its acceptance test compares with nan)
         raise ValueError(f"trunc_normal_: mean and std must be finite, got mean={m!r}, std={float(std)!r}")
     return m, s, lo, hi
+
+
+# c10's message for a bool operand of sub (aten/src/ATen/native/BinaryOps.h, sub_check)
+_BOOL_SUB_MSG = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+                 "a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _check_rejection_arithmetic(mean, std):
+    """torch's trunc_normal_ for a narrow interval (torch/nn/init.py, _no_grad_trunc_normal_):
+    after ``tensor.uniform_(a, b)`` it computes the log-density of the samples with
+    ``candidates.sub_(mean).div_(std)``, whose argument parsing and checks refuse what
+    uniform_ did not look at: a bool ``mean`` (RuntimeError) and a ``mean`` or ``std``
+    that is not a Scalar or Tensor (TypeError, e.g. a Fraction). torch raises after it
+    has written the tensor; fastinit replays the two ops on an empty CPU tensor of its
+    own, outside the caller's torch contexts, before anything is drawn or written."""
+    torch = _torch()
+    if torch is None:  # a NumPy target, torch never imported: the one refusal without a parser
+        if isinstance(mean, bool):  # (sub_ takes a NumPy bool as a number)
+            raise RuntimeError(_BOOL_SUB_MSG)
+        return
+    from .seeds import _outside_torch_contexts
+
+    with _outside_torch_contexts(torch), torch.no_grad():
+        scratch = torch.empty(0, dtype=torch.float64, device="cpu")
+        scratch.sub_(mean).div_(std)
