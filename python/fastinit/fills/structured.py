@@ -14,8 +14,8 @@ import math
 from .standard import normal_, uniform_
 from ..core.kernel import _as_float, _check_generator, _check_normal_std, _describe, _torch_function
 from ..core.shards import check_placements, dtensor_segments, is_dtensor, local_tensor
-from ..core.seeds import check_u64, derive_seed, torch_seed
-from ..core.targets import check_no_overlap, check_torch_memory, is_torch_tensor
+from ..core.seeds import check_cpu_isa, check_u64, derive_seed, torch_seed
+from ..core.targets import check_no_overlap, check_torch_inplace, check_torch_memory, is_torch_tensor
 
 __all__ = [
     "orthogonal_",
@@ -414,11 +414,21 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
     local = local_tensor(tensor) if is_dtensor(tensor) else tensor
     _check_normal_std(std_f, local, True)
     if tensor.numel() > 0:
-        _describe(local, "normal_", True)
+        # every refusal of the normal_ and masked_fill_ below, before the key is drawn
+        # (issue 18 finding 10: an expanded or overlapping view advanced the generator)
+        target = _describe(local, "normal_", True)
+        if not target.contiguous:
+            check_no_overlap(target.sizes, target.strides, target.itemsize)
+        if local is not tensor:
+            check_placements(tensor.placements)
     offset = check_u64(offset, "offset")
     key = None if seed is None else check_u64(seed, "seed")
+    if local.device.type != "meta":
+        check_torch_inplace(local)
     if tensor.numel() == 0:
         return tensor
+    if local.device.type == "cpu":
+        check_cpu_isa()
     if key is None:
         key = torch_seed(generator)
     normal_(tensor, 0, std, seed=key, offset=offset)
