@@ -10,6 +10,7 @@ fill module (``fastinit.fills``); this module imports nothing from them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -85,6 +86,58 @@ def _tp_name(obj) -> str:
     if t.__flags__ & (1 << 9) or t.__module__ == "builtins":  # Py_TPFLAGS_HEAPTYPE
         return t.__name__
     return f"{t.__module__}.{t.__qualname__}"
+
+
+# torch.func's transforms (torch._C._functorch.TransformType) whose wrappers a random fill
+# refuses, as the user knows them; functionalize's wrappers are written through copy_.
+_TRANSFORM_NAMES = {"Vmap": "torch.func.vmap", "Grad": "torch.func.grad (or vjp, jacrev)",
+                    "Jvp": "torch.func.jvp (or jacfwd)"}
+
+
+def functorch_transform(tensor):
+    """The torch.func transform that wraps ``tensor`` (vmap's BatchedTensor, grad's or jvp's
+    TensorWrapper: no memory of their own, ``data_ptr()`` raises), as the name to print;
+    None for a tensor that no transform wraps (also a plain tensor used inside one) or that
+    only functionalize wraps. A wrapper whose transform has exited (leaked out of it) is
+    named as such."""
+    torch = _torch()
+    ft = torch._C._functorch
+    if not ft.is_functorch_wrapped_tensor(tensor):
+        return None
+    kinds = {i.level(): i.key().name for i in ft.get_interpreter_stack() or ()}
+    while ft.is_functorch_wrapped_tensor(tensor):
+        kind = kinds.get(ft.maybe_get_level(tensor))
+        if kind is None:
+            return "a torch.func transform that has exited"
+        if kind in _TRANSFORM_NAMES:
+            return _TRANSFORM_NAMES[kind]
+        tensor = ft.get_unwrapped(tensor)
+    return None
+
+
+def outside_functorch():
+    """A context in which torch ops see no torch.func transform (nothing when none is
+    active), for the torch ops a fill runs on a tensor that no transform wraps: its own
+    temporaries (orthogonal_'s QR, sparse_'s ranking keys) and its writes into the
+    target, which then behave as outside the transform (grad would otherwise refuse to
+    mutate a tensor captured from outside, and wrap the temporaries)."""
+    torch = _torch()
+    if torch._C._functorch.maybe_current_level() is None:
+        return contextlib.nullcontext()
+    return torch._C._DisableFuncTorch()
+
+
+def refuse_functorch(tensor, name: str) -> None:
+    """A random fill's refusal of a tensor that a torch.func transform wraps (issue 18
+    finding 9): its values would be fastinit's stream written through the wrapper, which
+    neither vmap's randomness modes nor grad's tracking describe; torch's own function is
+    the one to call there. Raised before any key is drawn."""
+    transform = functorch_transform(tensor)
+    if transform is not None:
+        raise RuntimeError(
+            f"fastinit.{name} cannot write a tensor inside {transform}: the tensor is a torch.func wrapper "
+            f"without memory of its own. Call torch.nn.init.{name} there (or fill the tensor before the "
+            "transform, or fill a plain tensor created outside it); nothing was drawn or written")
 
 
 def _check_generator(generator, is_torch: bool, method: str) -> None:
@@ -165,7 +218,11 @@ def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
             return None
     elif not x2 >= 0.0:
         return None
-    n, ptr = tensor.numel(), tensor.data_ptr()
+    n = tensor.numel()
+    try:
+        ptr = tensor.data_ptr()
+    except RuntimeError:  # a torch.func wrapper: the general path refuses it
+        return None
     if n == 0 or ptr == 0:  # empty, or no memory (functionalization, ZeroTensor)
         return None
     st = tensor.untyped_storage()
@@ -188,9 +245,10 @@ _U64 = 1 << 64
 _ISA_OK = [None]  # _seed._isa_error once the ISA has been checked and is usable
 
 
-def _fill(tensor, kind, params, generator, seed, offset, checks=None):
+def _fill(tensor, kind, params, generator, seed, offset, checks=None, name=None):
     """One validation and dispatch path for every random fill.
 
+    ``name``: the public function, for messages (default: the method).
     ``kind`` picks the kernel ("uniform": lo, hi; "normal": mean, std; "trunc_normal":
     mean, std, a, b) and ``params`` are its arguments. ``checks`` is ``(method, args)``:
     the torch Tensor method whose parsing and checks apply, and the arguments torch.nn.init
@@ -212,6 +270,8 @@ def _fill(tensor, kind, params, generator, seed, offset, checks=None):
     seed = None if seed is None else check_u64(seed, "seed")
     if not is_torch and seed is None:
         generator = numpy_generator(generator)
+    if is_torch:
+        refuse_functorch(tensor, name or method)
     # every argument is converted: from here on no user code runs until the kernel returns
     # (a subclassed generator excepted: the target is described again after its draw)
     params = params if checks is not None else (x1, x2)
