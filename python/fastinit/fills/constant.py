@@ -59,11 +59,23 @@ def _constant(tensor, val, op, seed, offset):
         if not local.is_contiguous():
             check_no_overlap(target.sizes, target.strides, esz)
     # a tensor no transform wraps, used inside one: filled as outside it
-    with torch.no_grad(), (outside_functorch() if functorch_transform(local) is None else contextlib.nullcontext()):
+    with torch.no_grad(), (outside_functorch() if functorch_transform(local) is None else contextlib.nullcontext()), \
+            _outside_dispatch_modes(local, torch):
         local.zero_() if op == "zeros_" else local.fill_(val)
     if local is not tensor:
         _bump_version(tensor)
     return tensor
+
+
+def _outside_dispatch_modes(local, torch):
+    """A plain tensor with memory of its own is written under a dispatch mode (e.g.
+    FakeTensorMode(allow_non_fake_inputs=True), which would turn the fill_ into a fake op
+    and leave the memory as it was) as outside it, as the random fills write it: the same
+    bits under any mode. Tensors of the mode's own (FakeTensor) keep the mode."""
+    if (torch._C._len_torch_dispatch_stack() > 0 and type(local) in (torch.Tensor, torch.nn.Parameter)
+            and local.device.type != "meta" and not torch._is_functional_tensor(local)):
+        return torch._C._DisableTorchDispatch()
+    return contextlib.nullcontext()
 
 
 # c10's names of the C++ types in "value cannot be converted to type ... without overflow"

@@ -169,7 +169,8 @@ def dirac_(tensor, groups=1):
             divisible by groups").
         IndexError: a zero-size kernel dim while there are ones to place (torch's
             indexing error).
-        Nothing is written when a call raises.
+        Nothing is written when a call raises. A tensor that a torch.func transform
+        wraps gets torch's own ops, so torch's outcome there.
 
     Example:
         >>> w = torch.empty(16, 16, 3, 3)
@@ -284,8 +285,9 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
             supported", torch's message).
         RuntimeError: an overlapping view (torch's message).
         The exception type and message of ``fastinit.normal_`` for a dtype it refuses, a
-        bad generator, or a seed or offset outside [0, 2**64). All of these are raised
-        before anything is written.
+        bad generator, or a seed or offset outside [0, 2**64). RuntimeError for a tensor
+        that a torch.func transform (vmap, grad, jvp) wraps, naming the transform. All of
+        these are raised before anything is written or drawn.
 
     Example:
         >>> w = torch.empty(256, 512)
@@ -408,8 +410,9 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
         The exception types and messages of torch's ``tensor.normal_(0, std,
         generator=generator)`` for a bad ``std`` or ``generator`` and of
         ``fastinit.normal_`` for a dtype or view it refuses, checked before any draw;
-        TypeError or ValueError for a seed or offset outside [0, 2**64). Nothing is
-        written and no generator advances when a call raises.
+        TypeError or ValueError for a seed or offset outside [0, 2**64). RuntimeError for
+        a tensor that a torch.func transform (vmap, grad, jvp) wraps, naming the
+        transform. Nothing is written and no generator advances when a call raises.
 
     Example:
         >>> w = torch.empty(100, 50)
