@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -300,29 +299,54 @@ def test_fork_while_another_thread_fills(restore_threads):
 # ----------------------------------------------------------------------------------
 # Ctrl-C
 # ----------------------------------------------------------------------------------
+# The kernel fills a CPU target in slices of 64 MiB with the GIL released and checks for
+# signals between slices (csrc/bindings.cpp, cpu_fill: PyErr_CheckSignals after each
+# slice). What that implies needs no clock: the fill stops at a slice boundary, at most one
+# slice after the one in progress when SIGINT arrived; the rest of the target is untouched.
+# The child signals itself from a watcher thread once the second slice has started (the
+# fill is then surely running), and right after the signal counts the slices that have
+# started (a lower bound of the progress at the signal). One thread, the scalar path:
+# slices of about a second, so the watcher runs long before the fill could end.
+_SLICE_BYTES = 64 << 20
 _CTRL_C_CHILD = textwrap.dedent(r"""
-    import sys, time
+    import os, signal, sys, threading, time
     sys.path.insert(0, {here!r})
     import numpy as np
     import fastinit
     import reference as R
     assert fastinit.info()["isa"] == "scalar", fastinit.info()
-    probe = np.empty(1 << 24, np.float16)
-    t = time.perf_counter()
-    fastinit.uniform_(probe, seed=1)
-    rate = probe.size / (time.perf_counter() - t)
-    n = int(min({n_max}, max(rate * 12.0, 1 << 26)))  # about 12 s on the scalar path
-    a = np.empty(n, np.float16)
-    print("START", n, int(rate), flush=True)
-    t0 = time.monotonic()
+    threads = fastinit.get_num_threads()
+    fastinit.set_num_threads(1)
+    SENTINEL = 0x7E01  # a float16 NaN: uniform_(-1, 1) never stores it
+    slice_elems = {slice_bytes} // 2
+    n_slices = 24
+    u = np.full(slice_elems * n_slices, SENTINEL, np.uint16)
+    a = u.view(np.float16)
+    started_at_signal = []
+
+    def watcher():
+        while u[slice_elems] == SENTINEL:  # the second slice has not started
+            time.sleep(0.001)  # polling only: no clock is asserted on
+        os.kill(os.getpid(), signal.SIGINT)
+        started_at_signal.append(int(np.count_nonzero(u[::slice_elems] != SENTINEL)))
+
+    w = threading.Thread(target=watcher)
     try:
+        w.start()
         fastinit.uniform_(a, -1.0, 1.0, seed=2)
-        print("FINISHED", time.monotonic() - t0, flush=True)
+        print("FINISHED", flush=True)
     except KeyboardInterrupt:
-        print("INTERRUPTED", time.monotonic() - t0, flush=True)
+        w.join()
+        written = int(np.count_nonzero(u != SENTINEL))
+        prefix_ok = bool((u[:written] != SENTINEL).all())
+        want = R.expected_bits((1000,), np.float16, -1.0, 1.0, 2, max(written - 1000, 0)) if written else None
+        values_ok = written == 0 or np.array_equal(u[written - 1000:written], want.reshape(-1).view(np.uint16))
+        print("INTERRUPTED", written, slice_elems, n_slices, started_at_signal[0], prefix_ok, values_ok,
+              flush=True)
     b = np.empty(1000, np.float32)
     fastinit.uniform_(b, -1.0, 1.0, seed=3)
     assert np.array_equal(b.view(np.uint32), R.expected_bits((1000,), np.float32, -1.0, 1.0, 3))
+    fastinit.set_num_threads(threads)
     c = np.empty(3_000_000, np.float32)
     fastinit.uniform_(c, -1.0, 1.0, seed=4)  # multi-threaded, after the interrupt
     assert np.array_equal(c[-1000:].view(np.uint32),
@@ -331,60 +355,28 @@ _CTRL_C_CHILD = textwrap.dedent(r"""
 """)
 
 
-def _reader(stream, q):
-    for line in iter(stream.readline, ""):
-        q.put((time.monotonic(), line.rstrip("\n")))
-    q.put((time.monotonic(), None))
-
-
-def _next_line(q, timeout, proc, what):
-    try:
-        return q.get(timeout=timeout)
-    except queue.Empty:
-        proc.kill()
-        pytest.fail(f"no {what} from the child within {timeout} s")
-
-
 def test_ctrl_c_interrupts_a_long_fill():
-    import psutil
-    avail = psutil.virtual_memory().available
-    # the full 2.2e9-element (4.4 GB) float16 array when there is room, else the largest
-    # that leaves 4 GB free; the child then sizes the fill to about 12 s on the scalar path
-    n_max = int(min(2.2e9, (avail - (4 << 30)) // 2))
-    if n_max < 700_000_000:  # the scalar path fills about 1e8 float16 per second on 2 cores
-        pytest.skip(f"needs >= 5.4 GB available memory for a fill lasting > 5 s, have {avail / 2**30:.1f} GiB")
+    """SIGINT during a long CPU fill raises KeyboardInterrupt at the next slice boundary:
+    the written elements are a prefix of whole slices, with the stream's values; at most
+    one slice more than had started when the signal arrived; the fill stopped before the
+    end; later fills work. No wall-clock bound (issue 19 item 3): the latency is measured
+    by benchmarks/bench_interrupt.py."""
     env = dict(os.environ, FASTINIT_CPU_ISA="scalar", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-c", _CTRL_C_CHILD.format(here=_HERE, n_max=n_max)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=_HERE)
-    q: queue.Queue = queue.Queue()
-    threading.Thread(target=_reader, args=(proc.stdout, q), daemon=True).start()
-    lines = []
-    try:
-        while True:
-            _, line = _next_line(q, 120, proc, "START line")
-            assert line is not None, "child exited early:\n" + "\n".join(lines)
-            lines.append(line)
-            if line.startswith("START"):
-                break
-        _, n, rate = lines[-1].split()
-        expected_s = int(n) / int(rate)
-        time.sleep(1.0)
-        t_sig = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        t_line, line = _next_line(q, 60, proc, "reaction to SIGINT")
-        lines.append(str(line))
-        assert line is not None and line.startswith("INTERRUPTED"), (
-            f"the fill ({n} float16, expected about {expected_s:.1f} s) did not raise KeyboardInterrupt:\n"
-            + "\n".join(lines))
-        latency = t_line - t_sig
-        assert latency < 3.0, f"KeyboardInterrupt came {latency:.2f} s after SIGINT (bound 3 s)"
-        print(f"{lines}; KeyboardInterrupt {latency:.3f} s after SIGINT")
-        _, line = _next_line(q, 60, proc, "OK after the interrupt")
-        lines.append(str(line))
-        assert line == "OK", "a fill after the interrupt failed:\n" + "\n".join(lines) + "\n" + \
-            "\n".join(str(q.get()[1]) for _ in range(q.qsize()))
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    proc = subprocess.run([sys.executable, "-c", _CTRL_C_CHILD.format(here=_HERE, slice_bytes=_SLICE_BYTES)],
+                          capture_output=True, text=True, env=env, cwd=_HERE, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    lines = proc.stdout.split("\n")
+    assert "FINISHED" not in lines, "the fill ran to its end: SIGINT was not observed between slices\n" + out
+    (line,) = [ln for ln in lines if ln.startswith("INTERRUPTED")]
+    _, written, slice_elems, n_slices, started, prefix_ok, values_ok = line.split()
+    written, slice_elems, n_slices, started = int(written), int(slice_elems), int(n_slices), int(started)
+    assert prefix_ok == "True", f"the written elements are not a prefix: {line}"
+    assert values_ok == "True", f"the written prefix does not hold the stream's values: {line}"
+    assert written % slice_elems == 0, f"the fill stopped inside a slice ({written} elements written): {line}"
+    assert started >= 2, line  # the watcher signalled once the second slice had started
+    assert written // slice_elems <= started + 1, (
+        f"{written // slice_elems} slices written, but only {started} had started at the signal: the fill went "
+        f"on past the slice in progress: {line}")
+    assert written < slice_elems * n_slices, line
+    assert "OK" in lines, "a fill after the interrupt failed:\n" + out

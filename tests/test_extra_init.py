@@ -603,3 +603,45 @@ def test_sparse_zero_selection_is_the_k_smallest_keys_with_ties_by_row():
     want = torch.zeros(12, 40, dtype=torch.bool)
     want.scatter_(0, torch.sort(u, dim=0, stable=True).indices[:5], True)
     assert torch.equal(w == 0, want)
+
+
+def _overlapping_views():
+    return [
+        ("expand", lambda: torch.zeros(1, 6).expand(5, 6)),
+        ("unfold", lambda: torch.zeros(20).unfold(0, 4, 2)),
+        ("as_strided_overlap", lambda: torch.zeros(30).as_strided((5, 6), (2, 1))),
+    ]
+
+
+@pytest.mark.parametrize("make", [c[1] for c in _overlapping_views()], ids=[c[0] for c in _overlapping_views()])
+@pytest.mark.parametrize("generator", [None, "own"])
+def test_sparse_refused_view_draws_nothing(make, generator):
+    """Issue 18 finding 10: sparse_ on an expanded or overlapping view raises (torch's
+    RuntimeError for a zero stride, fastinit's for another overlap) before any key is
+    drawn: the generator it would read is where it was, nothing is written."""
+    view = make()
+    base = view._base if view._base is not None else view
+    before = base.clone()
+    g = torch.Generator().manual_seed(3) if generator == "own" else None
+    state = (g or torch.default_generator).get_state()
+    with pytest.raises(RuntimeError) as info:
+        fastinit.sparse_(view, 0.5, generator=g)
+    if 0 in view.stride():  # torch's own refusal of this view, with its message
+        with pytest.raises(RuntimeError) as torch_info:
+            torch.nn.init.sparse_(make(), 0.5)
+        assert str(info.value) == str(torch_info.value)
+    assert torch.equal((g or torch.default_generator).get_state(), state), "the refusal advanced the generator"
+    assert torch.equal(base, before), "the refusal wrote"
+
+
+def test_sparse_inference_tensor_refused_before_draw():
+    """An inference tensor outside inference_mode: torch's RuntimeError, no key drawn."""
+    with torch.inference_mode():
+        t = torch.zeros(6, 4)
+    state = torch.get_rng_state()
+    with pytest.raises(RuntimeError) as info:
+        fastinit.sparse_(t, 0.5)
+    assert torch.equal(torch.get_rng_state(), state)
+    with pytest.raises(RuntimeError) as torch_info:
+        torch.nn.init.sparse_(t, 0.5)
+    assert str(info.value) == str(torch_info.value)

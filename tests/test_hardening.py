@@ -854,3 +854,121 @@ def test_trunc_normal_complex_raises_what_torch_raises_first(args, layout):
             fastinit.trunc_normal_(t, *args, generator=g)
     assert str(got.value) == want[1]
     assert not t.any() and torch.equal(g.get_state(), state)
+
+
+# --------------------------------------------------------------------------
+# torch.func transforms (issue 18 finding 9): constant fills, eye_ and dirac_ run torch's
+# own op on a transform's wrapper (the values torch's function gives); random fills refuse
+# it with a RuntimeError naming fastinit and the transform, drawing nothing; a plain tensor
+# used inside a transform is filled as anywhere else
+# --------------------------------------------------------------------------
+from torch.func import grad as _grad, jacrev as _jacrev, jvp as _jvp, vmap as _vmap  # noqa: E402
+
+
+def _under(transform, fn, x):
+    """fn(t) for the wrapper t that ``transform`` makes of x; returns the transform's output."""
+    if transform == "vmap":
+        return _vmap(fn)(x)
+    if transform.startswith("vmap-"):
+        return _vmap(fn, randomness=transform[5:])(x)
+    if transform == "grad":
+        return _grad(lambda t: (fn(t.clone()) * t).sum())(x)
+    if transform == "jacrev":
+        return _jacrev(lambda t: fn(t.clone()) + t)(x)
+    if transform == "jvp":
+        return _jvp(lambda t: fn(t.clone()) + t, (x,), (torch.ones_like(x),))[1]
+    raise KeyError(transform)
+
+
+_TRANSFORMS = ["vmap", "vmap-different", "vmap-same", "grad", "jacrev", "jvp"]
+_TRANSFORM_WORDS = {"vmap": "torch.func.vmap", "grad": "torch.func.grad", "jacrev": "torch.func.grad",
+                    "jvp": "torch.func.jvp"}
+
+
+@pytest.mark.parametrize("transform", _TRANSFORMS)
+@pytest.mark.parametrize("name,args", [("constant_", (2.5,)), ("zeros_", ()), ("ones_", ())])
+def test_constant_fills_under_torch_func_like_torch(transform, name, args):
+    x = torch.arange(12.0).reshape(3, 4) + 1
+    want = _under(transform, lambda t: getattr(torch.nn.init, name)(t, *args), x.clone())
+    got = _under(transform, lambda t: getattr(fastinit, name)(t, *args), x.clone())
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("transform", ["vmap", "grad", "jacrev", "jvp"])
+@pytest.mark.parametrize("name,shape", [("eye_", (3, 4)), ("dirac_", (4, 2, 3)), ("dirac_", (2, 2, 3, 3))])
+def test_eye_dirac_under_torch_func_like_torch(transform, name, shape):
+    """torch's own op on the wrapper: torch's values, or torch's own error (eye(out=) has
+    no vmap batching rule)."""
+    x = torch.full((2,) + shape, 3.0) if transform == "vmap" else torch.full(shape, 3.0)
+
+    def outcome(fn):
+        try:
+            return ("ok", _under(transform, fn, x.clone()))
+        except Exception as e:  # noqa: BLE001 - compared with torch's
+            return ("raise", type(e), str(e))
+
+    want = outcome(getattr(torch.nn.init, name))
+    got = outcome(getattr(fastinit, name))
+    assert got[0] == want[0], (got, want)
+    if want[0] == "ok":
+        assert torch.equal(got[1], want[1])
+    else:
+        assert got[1:] == want[1:]
+
+
+_RANDOM_UNDER_TRANSFORM = [("uniform_", (), (3, 4)), ("normal_", (), (3, 4)), ("kaiming_uniform_", (), (3, 4)),
+                           ("kaiming_normal_", (), (3, 4)), ("xavier_uniform_", (), (3, 4)),
+                           ("xavier_normal_", (), (3, 4)), ("trunc_normal_", (), (3, 4)),
+                           ("trunc_normal_", (0.0, 1.0, 2.0, 3.0), (3, 4)), ("orthogonal_", (), (3, 4)),
+                           ("sparse_", (0.5,), (3, 4)), ("lecun_normal_", (), (3, 4)),
+                           ("variance_scaling_", (), (3, 4))]
+
+
+@pytest.mark.parametrize("transform", _TRANSFORMS)
+@pytest.mark.parametrize("name,args,shape", _RANDOM_UNDER_TRANSFORM,
+                         ids=[f"{n}{a}" for n, a, _ in _RANDOM_UNDER_TRANSFORM])
+@pytest.mark.parametrize("with_generator", [False, True])
+def test_random_fills_refuse_torch_func_wrappers(transform, name, args, shape, with_generator):
+    """The RuntimeError names fastinit's function (the underlying fill for the JAX-style
+    ones, which have no torch counterpart) and the transform; no generator advanced,
+    nothing written."""
+    x = torch.full((2,) + shape if transform.startswith("vmap") else shape, 3.0)
+    before = x.clone()
+    g = torch.Generator().manual_seed(11) if with_generator else None
+    states = (torch.get_rng_state(), g.get_state() if g is not None else None)
+    kwargs = {"generator": g} if g is not None else {}
+    with pytest.raises(RuntimeError) as info, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _under(transform, lambda t: getattr(fastinit, name)(t, *args, **kwargs), x)
+    msg = str(info.value)
+    fill = {"lecun_normal_": "trunc_normal_", "variance_scaling_": "trunc_normal_"}.get(name, name)
+    assert msg.startswith(f"fastinit.{fill} cannot write a tensor inside "), msg
+    assert _TRANSFORM_WORDS[transform.split("-")[0]] in msg, msg
+    assert torch.equal(torch.get_rng_state(), states[0]), "the refusal advanced torch.default_generator"
+    if g is not None:
+        assert torch.equal(g.get_state(), states[1]), "the refusal advanced the generator"
+    assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("transform", ["vmap", "vmap-different", "grad", "jacrev", "jvp"])
+@pytest.mark.parametrize("name,args", [("uniform_", (-1.0, 2.0)), ("normal_", (0.5, 2.0)), ("kaiming_uniform_", ()),
+                                       ("trunc_normal_", ()), ("orthogonal_", ()), ("sparse_", (0.5,)),
+                                       ("constant_", (4.0,)), ("eye_", ()), ("dirac_", ())])
+def test_plain_tensor_inside_torch_func_filled_as_outside(transform, name, args):
+    """A tensor the transform does not wrap (created outside it) is filled inside it with
+    the bits it gets outside, seeded or from the generator."""
+    shape = (4, 2, 3) if name == "dirac_" else (5, 4)
+    random = name not in ("constant_", "eye_", "dirac_")
+    kw = {"seed": 9} if random else {}
+    want = getattr(fastinit, name)(torch.empty(shape), *args, **kw)
+    plain = torch.empty(shape)
+    x = torch.ones(2, 3) if transform.startswith("vmap") else torch.ones(3)
+    _under(transform, lambda t: (getattr(fastinit, name)(plain, *args, **kw), t * 1)[1], x)
+    assert torch.equal(plain, want)
+    if random:  # from the generator: one key drawn, as outside
+        torch.manual_seed(4)
+        want = getattr(fastinit, name)(torch.empty(shape), *args)
+        torch.manual_seed(4)
+        plain = torch.empty(shape)
+        _under(transform, lambda t: (getattr(fastinit, name)(plain, *args), t * 1)[1], x)
+        assert torch.equal(plain, want)

@@ -1179,3 +1179,90 @@ def test_neg_and_conj_views(fname, args):
     got = v.clone().resolve_neg()
     assert np.array_equal(_bits_of(got), want), (fname, got)
     assert np.array_equal(_bits_of(torch.view_as_real(base)[:, 0]), np.zeros(6, np.uint32)), "real parts changed"
+
+
+# ----------------------------------------------------------------------------------
+# the context axis: a fill under each torch mode and device context gives the bits it
+# gives outside them (no state inherits torch's ambient context), on CPU tensors and NumPy
+# arrays, seeded and from a generator
+# ----------------------------------------------------------------------------------
+class _PassThroughMode(torch.overrides.TorchFunctionMode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+def _context(name):
+    import contextlib
+
+    if name == "meta_device_context":
+        return torch.device("meta")
+    if name == "default_device_meta":
+        @contextlib.contextmanager
+        def default_meta():
+            before = torch.get_default_device()
+            torch.set_default_device("meta")
+            try:
+                yield
+            finally:
+                torch.set_default_device(before)
+        return default_meta()
+    if name == "fake_tensor_mode":
+        from torch._subclasses.fake_tensor import FakeTensorMode
+
+        return FakeTensorMode(allow_non_fake_inputs=True)
+    if name == "inference_mode":
+        return torch.inference_mode()
+    if name == "no_grad":
+        return torch.no_grad()
+    if name == "torch_function_mode":
+        return _PassThroughMode()
+    raise KeyError(name)
+
+
+CONTEXTS = ["meta_device_context", "default_device_meta", "fake_tensor_mode", "inference_mode", "no_grad",
+            "torch_function_mode"]
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@settings(max_examples=40, **HYP)
+@given(data=st.data())
+def test_fills_under_torch_contexts_give_the_same_bits(context, data):
+    fname = data.draw(st.sampled_from(INIT_FUNCS))
+    backend = data.draw(st.sampled_from(["numpy", "torch"]))
+    np_dt = data.draw(st.sampled_from(VALID_NP))
+    shape = data.draw(_small_shape(max_ndim=4, max_numel=256, min_ndim=2 if fname in NEEDS_2D else 0))
+    if fname in NEEDS_2D and 0 in shape:
+        shape = (3, 4)
+    args = data.draw(good_args_strategy(fname))
+    keyed = data.draw(st.booleans())
+    seed = int(data.draw(u64_value))
+    offset = int(data.draw(u64_value))
+
+    def target():
+        if backend == "numpy":
+            return np.full(shape, 7, dtype=np_dt)
+        return torch.full(shape, 7.0, dtype=TORCH_OF[np_dt])
+
+    def call(obj):
+        kw = {"offset": offset}
+        if keyed:
+            kw["seed"] = seed
+        elif backend == "numpy":
+            kw["generator"] = seed % 2**32
+        else:
+            kw["generator"] = torch.Generator().manual_seed(seed % 2**63)
+        if fname in CONSTANTS:
+            kw.pop("generator", None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return getattr(fastinit, fname)(obj, *args, **kw)
+
+    want = call(target())
+    got_obj = target()
+    with _context(context):
+        ret = call(got_obj)
+    assert ret is got_obj
+    assert torch.get_default_device().type == "cpu"
+    assert np.array_equal(_bits_of(got_obj), _bits_of(want)), (
+        f"{fname}{tuple(args)!r} keyed={keyed} seed={seed} offset={offset} on {backend} {np_dt} {shape} "
+        f"differs under {context}")

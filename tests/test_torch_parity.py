@@ -622,3 +622,129 @@ def test_pass_through_subclass_gets_fastinits_values(name, shape, args):
     assert _Records.seen and _Records.seen[0] is fn, _Records.seen[:3]
     want = fn(torch.full(shape, 7.0), *args, **kwargs)
     assert torch.equal(t.as_subclass(torch.Tensor), want)
+
+
+# --------------------------------------------------------------------------
+# argument types of uniform_/normal_ (issue 18 finding 11): exactly what torch's argument
+# parser takes for a double (Python float/int/bool and subclasses, NumPy scalars, a 0-d
+# tensor without grad); everything else torch's TypeError, nothing drawn or written
+# --------------------------------------------------------------------------
+class _FloatSub(float):
+    pass
+
+
+def _arg_values():
+    import decimal
+    import fractions
+
+    return [
+        ("fraction", fractions.Fraction(1, 3)),
+        ("decimal", decimal.Decimal("0.25")),
+        ("float_subclass", _FloatSub(0.25)),
+        ("bool", True),
+        ("big_int", 2**70),
+        ("np_float32", np.float32(0.25)),
+        ("np_float16", np.float16(0.25)),
+        ("np_int64", np.int64(0)),
+        ("np_uint8", np.uint8(0)),
+        ("np_bool", np.bool_(True)),
+        ("np_longdouble", np.longdouble(0.25)),
+        ("np_0d_array", np.array(0.25)),
+        ("tensor_0d", torch.tensor(0.25)),
+        ("tensor_0d_f16", torch.tensor(0.25, dtype=torch.float16)),
+        ("tensor_0d_int", torch.tensor(0)),
+        ("tensor_0d_bool", torch.tensor(False)),
+        ("tensor_0d_requires_grad", torch.tensor(0.25, requires_grad=True)),
+        ("parameter_0d", torch.nn.Parameter(torch.tensor(0.25))),
+        ("parameter_0d_no_grad", torch.nn.Parameter(torch.tensor(0.25), requires_grad=False)),
+        ("tensor_1d", torch.tensor([0.25])),
+        ("tensor_0d_complex", torch.tensor(0.25 + 0j)),
+        ("complex", 0.25 + 0j),
+        ("str", "0.25"),
+    ]
+
+
+@pytest.mark.parametrize("position", [0, 1])
+@pytest.mark.parametrize("method", ["uniform_", "normal_"])
+@pytest.mark.parametrize("label,value", _arg_values(), ids=[c[0] for c in _arg_values()])
+def test_double_argument_types_like_torch(method, position, label, value):
+    """Each argument type against torch's own Tensor method and torch.nn.init function at
+    test time: the same acceptance, exception type and message, the same parameter value;
+    a refusal draws nothing and writes nothing."""
+    args = [0.0, 1.0]
+    args[position] = value
+    if method == "uniform_" and position == 0 and label in ("big_int",):
+        args[1] = 2.0**80  # keep from <= to, so only the type is tested
+
+    def run(fn, t):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fn(t, *args)
+                return ("ok",)
+            except Exception as e:  # noqa: BLE001 - compared with torch's below
+                return ("raise", type(e), str(e))
+
+    want = run(lambda t, *a: getattr(t, method)(*a), torch.empty(64, dtype=torch.float64))
+    want_init = run(getattr(torch.nn.init, method), torch.empty(64, dtype=torch.float64))
+    assert want[:2] == want_init[:2]  # the method is what torch.nn.init calls
+    target = torch.full((64,), 7.0, dtype=torch.float64)
+    state = torch.get_rng_state()
+    got = run(getattr(fastinit, method), target)
+    if want[0] == "raise":
+        assert got == want, (label, got, want)
+        assert torch.equal(torch.get_rng_state(), state), "a refused call advanced the generator"
+        assert bool((target == 7.0).all()), "a refused call wrote"
+        return
+    assert got[0] == "ok", (label, got)
+    # the parameter torch took is the one fastinit took: compare with plain floats
+    plain = [float(v) if not isinstance(v, torch.Tensor) else float(v.detach()) for v in args]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = getattr(fastinit, method)(torch.empty(64, dtype=torch.float64), *plain, seed=5)
+        again = getattr(fastinit, method)(torch.empty(64, dtype=torch.float64), *args, seed=5)
+    assert torch.equal(ref, again)
+
+
+def _trunc_cases():
+    import fractions
+
+    return [
+        # the case Hypothesis found: a narrow interval (uniform_ branch), a bool mean
+        ("bool_mean_narrow", (), (True, 1.0, 2.0, 3.0)),
+        ("bool_mean_narrow_empty", (0,), (True, 1.0, 2.0, 3.0)),
+        ("tensor_bool_mean_narrow", (4,), (torch.tensor(True), 1.0, 2.0, 3.0)),
+        ("fraction_mean_narrow", (4,), (fractions.Fraction(1), 1.0, 2.0, 3.0)),
+        ("fraction_std_narrow", (4,), (0.0, fractions.Fraction(1), 2.0, 3.0)),
+        ("fraction_mean_wide", (4,), (fractions.Fraction(1), 1.0, -2.0, 3.0)),
+        # uniform_'s own check comes first (torch's order): a > b with a bool mean
+        ("bool_mean_narrow_bad_bounds", (4,), (True, 1.0, 3.0, 2.0)),
+        # accepted by torch: bool mean in the wide branch, bool std, NumPy bool mean
+        ("bool_mean_wide", (4,), (True, 1.0, -2.0, 3.0)),
+        ("bool_std_narrow", (4,), (0.0, True, 2.0, 3.0)),
+        ("np_bool_mean_narrow", (4,), (np.bool_(True), 1.0, 2.0, 3.0)),
+    ]
+
+
+@pytest.mark.parametrize("shape,args", [c[1:] for c in _trunc_cases()], ids=[c[0] for c in _trunc_cases()])
+def test_trunc_normal_rejection_arithmetic_like_torch(shape, args):
+    """torch's trunc_normal_ runs candidates.sub_(mean).div_(std) after uniform_(a, b) for
+    a narrow interval: its refusals (a bool mean: RuntimeError; a Fraction: TypeError) are
+    fastinit's, with torch's message, in torch's order; nothing drawn or written."""
+    def run(fn, t):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                fn(t, *args)
+                return ("ok",)
+            except Exception as e:  # noqa: BLE001 - compared with torch's below
+                return ("raise", type(e), str(e))
+
+    want = run(torch.nn.init.trunc_normal_, torch.empty(shape))
+    target = torch.full(shape, 7.0)
+    state = torch.get_rng_state()
+    got = run(fastinit.trunc_normal_, target)
+    assert got == want
+    if want[0] == "raise":
+        assert torch.equal(torch.get_rng_state(), state), "a refused call advanced the generator"
+        assert bool((target == 7.0).all()), "a refused call wrote"

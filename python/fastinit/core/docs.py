@@ -12,8 +12,10 @@ _FRAGMENTS = {
 """,
     "        {refusals}\n": """        input, in torch's order; TypeError or ValueError for what fastinit refuses
         (integer, bool or complex dtypes, read-only or overlapping views, non-arrays, a
-        seed or offset outside [0, 2**64)). Nothing is written and no generator advances
-        when a call raises.
+        seed or offset outside [0, 2**64)); RuntimeError for a tensor that a torch.func
+        transform (vmap, grad, jvp, jacrev, jacfwd) wraps, naming the transform (call
+        torch.nn.init's function there; a plain tensor used inside a transform is filled
+        as anywhere else). Nothing is written and no generator advances when a call raises.
 """,
     "{tensor_arg}": """tensor: the tensor or array to fill in place, any shape (0-d included): a torch
             tensor on CPU or CUDA (float32, float64, float16, bfloat16; any strided view; an
@@ -24,7 +26,9 @@ _FRAGMENTS = {
             tensor on CPU or CUDA of any dtype torch fills (any strided view; an
             ``nn.Parameter``; a DTensor, each rank filling its shard), a NumPy array of a
             bool, integer, float, complex or ``ml_dtypes.bfloat16`` dtype, or an object
-            with ``__cuda_array_interface__``.""",
+            with ``__cuda_array_interface__``. A tensor that a torch.func transform (vmap,
+            grad, jvp) wraps is filled by torch's own ``fill_``/``zero_``, as
+            torch.nn.init's function fills it.""",
     "        {constant_seed_offset}\n": """        seed, offset (keyword-only): accepted and checked as for the random fills (an int
             in [0, 2**64)), and otherwise ignored, so that code passing them to every
             init function works.

@@ -10,8 +10,10 @@ fill module (``fastinit.fills``); this module imports nothing from them.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import numbers
+
+import numpy as np
 
 from . import _C
 from .shards import (
@@ -55,14 +57,25 @@ def _torch_function(fn, tensor, **kwargs):
 
 
 _PLAIN_REALS = (float, int)  # exact types whose float() runs no user code
+_NUMPY_SCALARS = (np.bool_, np.integer, np.floating, np.complexfloating)
 
 
 def _as_float(value, method: str, name: str, position: int) -> float:
-    # torch's argument parser: a real number (bool included) or a 0-d tensor, else TypeError.
-    if type(value) is float or type(value) is int or isinstance(value, numbers.Real):
+    """torch's argument parser for a ``double`` argument (torch/csrc/utils/python_arg_parser.cpp,
+    ParameterType::DOUBLE, and THPUtils_checkDouble): a Python float or int (subclasses and
+    bool included), a NumPy bool, integer, floating or complex scalar, a 0-d tensor that does
+    not require grad, or a torch SymFloat/SymInt; anything else (Fraction, Decimal, a 0-d
+    tensor requiring grad, a 0-d ndarray) is a TypeError. The value is what torch takes:
+    PyFloat_AsDouble (``float()``), a tensor's ``item()``."""
+    if type(value) is float or type(value) is int or isinstance(value, (float, int, _NUMPY_SCALARS)):
         return float(value)
-    if is_torch_tensor(value) and value.dim() == 0:
-        return float(value)
+    torch = _torch()
+    if torch is not None:
+        if isinstance(value, torch.Tensor):
+            if value.dim() == 0 and not value.requires_grad:
+                return float(value)
+        elif isinstance(value, (torch.SymFloat, torch.SymInt)):
+            return float(value)
     raise TypeError(f"{method}(): argument '{name}' (position {position}) must be float, not {_tp_name(value)}")
 
 
@@ -73,6 +86,58 @@ def _tp_name(obj) -> str:
     if t.__flags__ & (1 << 9) or t.__module__ == "builtins":  # Py_TPFLAGS_HEAPTYPE
         return t.__name__
     return f"{t.__module__}.{t.__qualname__}"
+
+
+# torch.func's transforms (torch._C._functorch.TransformType) whose wrappers a random fill
+# refuses, as the user knows them; functionalize's wrappers are written through copy_.
+_TRANSFORM_NAMES = {"Vmap": "torch.func.vmap", "Grad": "torch.func.grad (or vjp, jacrev)",
+                    "Jvp": "torch.func.jvp (or jacfwd)"}
+
+
+def functorch_transform(tensor):
+    """The torch.func transform that wraps ``tensor`` (vmap's BatchedTensor, grad's or jvp's
+    TensorWrapper: no memory of their own, ``data_ptr()`` raises), as the name to print;
+    None for a tensor that no transform wraps (also a plain tensor used inside one) or that
+    only functionalize wraps. A wrapper whose transform has exited (leaked out of it) is
+    named as such."""
+    torch = _torch()
+    ft = torch._C._functorch
+    if not ft.is_functorch_wrapped_tensor(tensor):
+        return None
+    kinds = {i.level(): i.key().name for i in ft.get_interpreter_stack() or ()}
+    while ft.is_functorch_wrapped_tensor(tensor):
+        kind = kinds.get(ft.maybe_get_level(tensor))
+        if kind is None:
+            return "a torch.func transform that has exited"
+        if kind in _TRANSFORM_NAMES:
+            return _TRANSFORM_NAMES[kind]
+        tensor = ft.get_unwrapped(tensor)
+    return None
+
+
+def outside_functorch():
+    """A context in which torch ops see no torch.func transform (nothing when none is
+    active), for the torch ops a fill runs on a tensor that no transform wraps: its own
+    temporaries (orthogonal_'s QR, sparse_'s ranking keys) and its writes into the
+    target, which then behave as outside the transform (grad would otherwise refuse to
+    mutate a tensor captured from outside, and wrap the temporaries)."""
+    torch = _torch()
+    if torch._C._functorch.maybe_current_level() is None:
+        return contextlib.nullcontext()
+    return torch._C._DisableFuncTorch()
+
+
+def refuse_functorch(tensor, name: str) -> None:
+    """A random fill's refusal of a tensor that a torch.func transform wraps (issue 18
+    finding 9): its values would be fastinit's stream written through the wrapper, which
+    neither vmap's randomness modes nor grad's tracking describe; torch's own function is
+    the one to call there. Raised before any key is drawn."""
+    transform = functorch_transform(tensor)
+    if transform is not None:
+        raise RuntimeError(
+            f"fastinit.{name} cannot write a tensor inside {transform}: the tensor is a torch.func wrapper "
+            f"without memory of its own. Call torch.nn.init.{name} there (or fill the tensor before the "
+            "transform, or fill a plain tensor created outside it); nothing was drawn or written")
 
 
 def _check_generator(generator, is_torch: bool, method: str) -> None:
@@ -153,7 +218,11 @@ def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
             return None
     elif not x2 >= 0.0:
         return None
-    n, ptr = tensor.numel(), tensor.data_ptr()
+    n = tensor.numel()
+    try:
+        ptr = tensor.data_ptr()
+    except RuntimeError:  # a torch.func wrapper: the general path refuses it
+        return None
     if n == 0 or ptr == 0:  # empty, or no memory (functionalization, ZeroTensor)
         return None
     st = tensor.untyped_storage()
@@ -176,9 +245,10 @@ _U64 = 1 << 64
 _ISA_OK = [None]  # _seed._isa_error once the ISA has been checked and is usable
 
 
-def _fill(tensor, kind, params, generator, seed, offset, checks=None):
+def _fill(tensor, kind, params, generator, seed, offset, checks=None, name=None):
     """One validation and dispatch path for every random fill.
 
+    ``name``: the public function, for messages (default: the method).
     ``kind`` picks the kernel ("uniform": lo, hi; "normal": mean, std; "trunc_normal":
     mean, std, a, b) and ``params`` are its arguments. ``checks`` is ``(method, args)``:
     the torch Tensor method whose parsing and checks apply, and the arguments torch.nn.init
@@ -200,6 +270,8 @@ def _fill(tensor, kind, params, generator, seed, offset, checks=None):
     seed = None if seed is None else check_u64(seed, "seed")
     if not is_torch and seed is None:
         generator = numpy_generator(generator)
+    if is_torch:
+        refuse_functorch(tensor, name or method)
     # every argument is converted: from here on no user code runs until the kernel returns
     # (a subclassed generator excepted: the target is described again after its draw)
     params = params if checks is not None else (x1, x2)
@@ -222,11 +294,12 @@ def _fill(tensor, kind, params, generator, seed, offset, checks=None):
     if dt is not None:
         check_placements(dt.placements)
         segs = dtensor_segments(dt)
-    # every check of torch's has passed: the kernel's own parameters
-    if checks is not None:
-        params = _trunc_normal_params(*params)
     if is_torch and local.device.type != "meta":
-        check_torch_inplace(local)  # torch's last check (its version bump), empty tensors too
+        check_torch_inplace(local)  # the method's last check (its version bump), empty tensors too
+    # every check of torch's method has passed: trunc_normal_'s own steps after it, then
+    # the kernel's own parameters
+    if checks is not None:
+        params = _trunc_normal_params(*params, method)
     # torch draws nothing for an empty or meta tensor; a DTensor draws on every rank when
     # the global tensor has elements, so that the ranks' generators stay in step
     if target is None or target.device == "meta" or (tensor.numel() if dt is not None else target.numel) == 0:
@@ -344,11 +417,38 @@ def _bump_version(tensor) -> None:
         inc((tensor,))
 
 
-def _trunc_normal_params(mean, std, a, b):
+def _trunc_normal_params(mean, std, a, b, method="normal_"):
     """The kernel's (mean, std, a, b) once torch's checks have passed. torch's rejection
     sampler only uses std**2, so a negative std that gets this far means |std|."""
+    if method == "uniform_":
+        _check_rejection_arithmetic(mean, std)
     m, s, lo, hi = float(mean), abs(float(std)), float(a), float(b)
     if not (math.isfinite(m) and math.isfinite(s)):
         # torch would fill U(a, b) here (its acceptance test compares with nan)
         raise ValueError(f"trunc_normal_: mean and std must be finite, got mean={m!r}, std={float(std)!r}")
     return m, s, lo, hi
+
+
+# c10's message for a bool operand of sub (aten/src/ATen/native/BinaryOps.h, sub_check)
+_BOOL_SUB_MSG = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert "
+                 "a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _check_rejection_arithmetic(mean, std):
+    """torch's trunc_normal_ for a narrow interval (torch/nn/init.py, _no_grad_trunc_normal_):
+    after ``tensor.uniform_(a, b)`` it computes the log-density of the samples with
+    ``candidates.sub_(mean).div_(std)``, whose argument parsing and checks refuse what
+    uniform_ did not look at: a bool ``mean`` (RuntimeError) and a ``mean`` or ``std``
+    that is not a Scalar or Tensor (TypeError, e.g. a Fraction). torch raises after it
+    has written the tensor; fastinit replays the two ops on an empty CPU tensor of its
+    own, outside the caller's torch contexts, before anything is drawn or written."""
+    torch = _torch()
+    if torch is None:  # a NumPy target, torch never imported: the one refusal without a parser
+        if isinstance(mean, bool):  # (sub_ takes a NumPy bool as a number)
+            raise RuntimeError(_BOOL_SUB_MSG)
+        return
+    from .seeds import _outside_torch_contexts
+
+    with _outside_torch_contexts(torch), torch.no_grad():
+        scratch = torch.empty(0, dtype=torch.float64, device="cpu")
+        scratch.sub_(mean).div_(std)

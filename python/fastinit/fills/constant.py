@@ -3,11 +3,12 @@ dtype torch fills, on torch tensors and NumPy arrays."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 
 from ..core.docs import shared_doc
-from ..core.kernel import _bump_version, _torch_function
+from ..core.kernel import _bump_version, _torch_function, functorch_transform, outside_functorch
 from ..core.seeds import check_u64
 from ..core.shards import check_placements, is_dtensor, local_tensor
 from ..core.targets import (
@@ -43,8 +44,11 @@ def _constant(tensor, val, op, seed, offset):
     if is_dtensor(tensor):
         check_placements(tensor.placements)
         local = local_tensor(tensor)
+    # A torch.func wrapper (vmap, grad, jvp) has no memory to check: torch's own fill_ /
+    # zero_ below, as torch.nn.init's, the same values (issue 18 finding 9)
     if (local.layout is torch.strided and not local.is_nested and local.device.type != "meta" and local.numel()
-            and not local._is_zerotensor()):  # torch's fill_ refuses a ZeroTensor itself
+            and not local._is_zerotensor()  # torch's fill_ refuses a ZeroTensor itself
+            and functorch_transform(local) is None):
         esz = local.element_size()
         target = Target(ptr=local.data_ptr(), dtype=None, sizes=list(local.shape),
                         strides=[st * esz for st in local.stride()], device=local.device.type, elsize=esz)
@@ -54,11 +58,24 @@ def _constant(tensor, val, op, seed, offset):
             check_torch_extent(local, target)
         if not local.is_contiguous():
             check_no_overlap(target.sizes, target.strides, esz)
-    with torch.no_grad():
+    # a tensor no transform wraps, used inside one: filled as outside it
+    with torch.no_grad(), (outside_functorch() if functorch_transform(local) is None else contextlib.nullcontext()), \
+            _outside_dispatch_modes(local, torch):
         local.zero_() if op == "zeros_" else local.fill_(val)
     if local is not tensor:
         _bump_version(tensor)
     return tensor
+
+
+def _outside_dispatch_modes(local, torch):
+    """A plain tensor with memory of its own is written under a dispatch mode (e.g.
+    FakeTensorMode(allow_non_fake_inputs=True), which would turn the fill_ into a fake op
+    and leave the memory as it was) as outside it, as the random fills write it: the same
+    bits under any mode. Tensors of the mode's own (FakeTensor) keep the mode."""
+    if (torch._C._len_torch_dispatch_stack() > 0 and type(local) in (torch.Tensor, torch.nn.Parameter)
+            and local.device.type != "meta" and not torch._is_functional_tensor(local)):
+        return torch._C._DisableTorchDispatch()
+    return contextlib.nullcontext()
 
 
 # c10's names of the C++ types in "value cannot be converted to type ... without overflow"

@@ -139,7 +139,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
         if done is not None:
             return done
-    return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
+    return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset, name="kaiming_uniform_")
 
 
 @shared_doc
@@ -177,7 +177,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
         if done is not None:
             return done
-    return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset)
+    return _fill(tensor, "uniform", (-bound, bound), generator, seed, offset, name="xavier_uniform_")
 
 
 # --------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     fan = correct_fan(shape, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
-    return _fill(tensor, "normal", (0, std), generator, seed, offset)
+    return _fill(tensor, "normal", (0, std), generator, seed, offset, name="kaiming_normal_")
 
 
 @shared_doc
@@ -306,7 +306,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         return result
     fan_in, fan_out = fans(_shape(tensor))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return _fill(tensor, "normal", (0.0, std), generator, seed, offset)
+    return _fill(tensor, "normal", (0.0, std), generator, seed, offset, name="xavier_normal_")
 
 
 def _norm_cdf(x: float) -> float:
@@ -379,7 +379,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         checks = ("uniform_", (a, b))
     if is_torch_tensor(tensor) and tensor.dtype.is_complex:
         _refuse_complex_trunc_normal(tensor, p, checks, generator)
-    return _fill(tensor, "trunc_normal", (mean, std, a, b), generator, seed, offset, checks)
+    return _fill(tensor, "trunc_normal", (mean, std, a, b), generator, seed, offset, checks, name="trunc_normal_")
 
 
 # torch's uniform_ checks a complex tensor's bounds against its real type

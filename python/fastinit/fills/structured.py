@@ -9,13 +9,23 @@ deterministic: the same values as torch, the same checks, exception types and me
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from .standard import normal_, uniform_
-from ..core.kernel import _as_float, _check_generator, _check_normal_std, _describe, _torch_function
+from ..core.kernel import (
+    _as_float,
+    _check_generator,
+    _check_normal_std,
+    _describe,
+    _torch_function,
+    functorch_transform,
+    outside_functorch,
+    refuse_functorch,
+)
 from ..core.shards import check_placements, dtensor_segments, is_dtensor, local_tensor
-from ..core.seeds import check_u64, derive_seed, torch_seed
-from ..core.targets import check_no_overlap, check_torch_memory, is_torch_tensor
+from ..core.seeds import check_cpu_isa, check_u64, derive_seed, torch_seed
+from ..core.targets import check_no_overlap, check_torch_inplace, check_torch_memory, is_torch_tensor
 
 __all__ = [
     "orthogonal_",
@@ -29,6 +39,13 @@ def _torch_only(tensor, op: str):
     if not is_torch_tensor(tensor):
         raise TypeError(f"fastinit.{op}: expects a torch.Tensor, not {type(tensor).__name__} "
                         "(NumPy arrays: use torch.from_numpy)")
+
+
+def _as_outside(tensor):
+    """eye_'s and dirac_'s writes: torch's own ops on a torch.func wrapper (as torch.nn.init's
+    eye_ and dirac_ run them, in the transform); on a tensor no transform wraps, as outside
+    any transform (grad refuses to mutate a tensor captured from outside)."""
+    return outside_functorch() if functorch_transform(tensor) is None else contextlib.nullcontext()
 
 
 def _global_indices(tensor):
@@ -103,10 +120,12 @@ def eye_(tensor):
     _torch_only(tensor, "eye_")
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    # torch's eye(out=) writes a freed or read-only storage (a crash): checked first
-    check_torch_memory(local_tensor(tensor) if is_dtensor(tensor) else tensor)
+    # torch's eye(out=) writes a freed or read-only storage (a crash): checked first. A
+    # torch.func wrapper has no memory to check: torch's own op, as torch.nn.init.eye_
+    if functorch_transform(tensor) is None:
+        check_torch_memory(local_tensor(tensor) if is_dtensor(tensor) else tensor)
     if not is_dtensor(tensor):
-        with torch.no_grad():
+        with torch.no_grad(), _as_outside(tensor):
             torch.eye(*tensor.shape, out=tensor, requires_grad=tensor.requires_grad)
         return tensor
     (ri, ci), local = _global_indices(tensor)
@@ -150,7 +169,8 @@ def dirac_(tensor, groups=1):
             divisible by groups").
         IndexError: a zero-size kernel dim while there are ones to place (torch's
             indexing error).
-        Nothing is written when a call raises.
+        Nothing is written when a call raises. A tensor that a torch.func transform
+        wraps gets torch's own ops, so torch's outcome there.
 
     Example:
         >>> w = torch.empty(16, 16, 3, 3)
@@ -183,14 +203,16 @@ def dirac_(tensor, groups=1):
             if c >= s:  # torch's indexing error for a zero-size kernel dim
                 raise IndexError(f"index {c} is out of bounds for dimension {k + 2} with size {s}")
     idx, local = _global_indices(tensor)
-    check_torch_memory(local)  # zero_() and the ones are written through torch ops
+    if functorch_transform(local) is None:  # a torch.func wrapper: torch's own ops, as torch's dirac_
+        check_torch_memory(local)  # zero_() and the ones are written through torch ops
     # global -> local position along each dim (-1: not held here)
     pos = []
-    for d, ix in enumerate(idx):
-        p = torch.full((sizes[d],), -1, dtype=torch.int64)
-        p[ix] = torch.arange(ix.numel())
-        pos.append(p)
-    with torch.no_grad():
+    with outside_functorch():  # fastinit's own temporaries
+        for d, ix in enumerate(idx):
+            p = torch.full((sizes[d],), -1, dtype=torch.int64)
+            p[ix] = torch.arange(ix.numel())
+            pos.append(p)
+    with torch.no_grad(), _as_outside(local):
         local.zero_()
         for o, i in ones:
             at = (o, i) + centre
@@ -263,8 +285,9 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
             supported", torch's message).
         RuntimeError: an overlapping view (torch's message).
         The exception type and message of ``fastinit.normal_`` for a dtype it refuses, a
-        bad generator, or a seed or offset outside [0, 2**64). All of these are raised
-        before anything is written.
+        bad generator, or a seed or offset outside [0, 2**64). RuntimeError for a tensor
+        that a torch.func transform (vmap, grad, jvp) wraps, naming the transform. All of
+        these are raised before anything is written or drawn.
 
     Example:
         >>> w = torch.empty(256, 512)
@@ -288,6 +311,7 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
     local = local_tensor(tensor) if is_dtensor(tensor) else tensor
     if is_dtensor(tensor):
         check_placements(tensor.placements)
+    refuse_functorch(local, "orthogonal_")
     check_torch_memory(local)  # written by copy_ and mul_: checked before the draw
     if not local.is_contiguous() and local.numel() > 0:
         d = _describe(local, "normal_", True)
@@ -296,10 +320,12 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
     # temporary lives on the host (the QR does), with the tensor's dtype, so the values
     # are fastinit's normal stream for that dtype and a dtype torch refuses is refused
     # with normal_'s message.
-    flattened = torch.empty((rows, cols), dtype=local.dtype)
-    normal_(flattened, 0, 1, generator, seed=seed, offset=offset)
-    q = _sign_corrected_q(flattened.double(), rows < cols)
-    with torch.no_grad():
+    # (a plain tensor used inside a torch.func transform: all of it as outside the transform)
+    with outside_functorch():
+        flattened = torch.empty((rows, cols), dtype=local.dtype)
+        normal_(flattened, 0, 1, generator, seed=seed, offset=offset)
+        q = _sign_corrected_q(flattened.double(), rows < cols)
+    with torch.no_grad(), outside_functorch():
         _write_whole(tensor, q.reshape(tensor.shape))
         tensor.mul_(gain) if not is_dtensor(tensor) else local.mul_(gain)
     return tensor
@@ -384,8 +410,9 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
         The exception types and messages of torch's ``tensor.normal_(0, std,
         generator=generator)`` for a bad ``std`` or ``generator`` and of
         ``fastinit.normal_`` for a dtype or view it refuses, checked before any draw;
-        TypeError or ValueError for a seed or offset outside [0, 2**64). Nothing is
-        written and no generator advances when a call raises.
+        TypeError or ValueError for a seed or offset outside [0, 2**64). RuntimeError for
+        a tensor that a torch.func transform (vmap, grad, jvp) wraps, naming the
+        transform. Nothing is written and no generator advances when a call raises.
 
     Example:
         >>> w = torch.empty(100, 50)
@@ -413,25 +440,38 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
         _check_generator(generator, True, "normal_")
     local = local_tensor(tensor) if is_dtensor(tensor) else tensor
     _check_normal_std(std_f, local, True)
+    refuse_functorch(local, "sparse_")
     if tensor.numel() > 0:
-        _describe(local, "normal_", True)
+        # every refusal of the normal_ and masked_fill_ below, before the key is drawn
+        # (issue 18 finding 10: an expanded or overlapping view advanced the generator)
+        target = _describe(local, "normal_", True)
+        if not target.contiguous:
+            check_no_overlap(target.sizes, target.strides, target.itemsize)
+        if local is not tensor:
+            check_placements(tensor.placements)
     offset = check_u64(offset, "offset")
     key = None if seed is None else check_u64(seed, "seed")
+    if local.device.type != "meta":
+        check_torch_inplace(local)
     if tensor.numel() == 0:
         return tensor
+    if local.device.type == "cpu":
+        check_cpu_isa()
     if key is None:
         key = torch_seed(generator)
     normal_(tensor, 0, std, seed=key, offset=offset)
     n_zero = len(range(rows)[:num_zeros])
     if n_zero == 0:
         return tensor
-    ranks = torch.empty((rows, cols), dtype=torch.float64)
-    uniform_(ranks, 0.0, 1.0, seed=derive_seed(key, _SPARSE_RANK_NAME), offset=offset)
-    zero = _smallest_per_column(ranks, n_zero)
-    idx, loc = _global_indices(tensor)
-    zl = zero if loc is tensor else zero.index_select(0, idx[0]).index_select(1, idx[1])
-    zl = zl.to(loc.device)
-    with torch.no_grad():
+    # (a plain tensor used inside a torch.func transform: all of it as outside the transform)
+    with outside_functorch():
+        ranks = torch.empty((rows, cols), dtype=torch.float64)
+        uniform_(ranks, 0.0, 1.0, seed=derive_seed(key, _SPARSE_RANK_NAME), offset=offset)
+        zero = _smallest_per_column(ranks, n_zero)
+        idx, loc = _global_indices(tensor)
+        zl = zero if loc is tensor else zero.index_select(0, idx[0]).index_select(1, idx[1])
+        zl = zl.to(loc.device)
+    with torch.no_grad(), outside_functorch():
         loc.masked_fill_(zl, 0)
     if loc is not tensor:
         torch.autograd.graph.increment_version(tensor)
