@@ -439,13 +439,15 @@ def test_keyboard_interrupt_bumps_version():
         for attempt in range(5):
             t = torch.zeros(n)
             v0 = t._version
-            go = threading.Event()
+            # The interrupt is sent once the fill has written its first element (slice 0 of
+            # six), not after a delay: on a loaded machine a timed interrupter can miss the
+            # whole fill. The helper runs only while the fill has released the GIL.
             def interrupter():
-                go.wait()
+                while t[0] == 0:
+                    pass
                 _thread.interrupt_main()
-            th = threading.Thread(target=interrupter); th.start()
+            th = threading.Thread(target=interrupter, daemon=True); th.start()
             try:
-                go.set()
                 fastinit.uniform_(t, seed=1)
             except KeyboardInterrupt:
                 th.join()
