@@ -305,3 +305,33 @@ def test_seed_none_is_one_drawn_seed():
     fastinit.init_module_(b, seed=s)
     for n, t in _state(a).items():
         assert torch.equal(t, _state(b)[n]), n
+
+
+class _StructuredInit(nn.Module):
+    """A model whose own init code uses the structured fills: orthogonal_ (keyed, whole
+    matrix), eye_ and dirac_ (deterministic, no random op) before a keyed normal_, and
+    sparse_ (keyed)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rec = nn.Linear(12, 12)
+        self.skip = nn.Linear(8, 8, bias=False)
+        self.conv = nn.Conv1d(4, 4, 3, bias=False)
+        self.sparse = nn.Linear(10, 6, bias=False)
+        self.init_weights()
+
+    def init_weights(self):
+        nn.init.orthogonal_(self.rec.weight, gain=0.5)
+        nn.init.eye_(self.skip.weight)
+        self.skip.weight.data.mul_(0.5)
+        nn.init.dirac_(self.conv.weight)
+        nn.init.normal_(self.conv.weight, std=0.02)
+        nn.init.sparse_(self.sparse.weight, 0.5)
+
+
+def test_one_seed_one_model_structured_inits():
+    """The deferred replay takes its rule for each init function from the registry, as the
+    engine does: orthogonal_ and sparse_ keyed fastinit fills, eye_ and dirac_ no random op.
+    Before the deferred recorder used the registry, orthogonal_ replayed torch's own with a
+    seeded generator and eye_/dirac_ counted as random ops, so these models differed."""
+    _one_seed_one_model(_StructuredInit)

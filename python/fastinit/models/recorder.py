@@ -7,9 +7,10 @@ import contextlib
 import threading
 
 from .. import fills as _fills
+from ..fills import registry as _registry
 from .records import (
-    _ALLOC, _CONST, _CONST_INIT, _DEVICE, _FACTORY_NAMES, _FULL, _INPLACE_DUNDERS, _META_ONLY, _REFUSED,
-    _RNG_FACTORY_FILL, _RNG_FACTORY_TORCH, _RNG_METHOD_FILL, _RNG_METHOD_TORCH, _TORCH_ONLY_INIT, _VALUE_OPS,
+    _ALLOC, _CONST, _DEVICE, _FACTORY_NAMES, _FULL, _INPLACE_DUNDERS, _META_ONLY, _REFUSED,
+    _RNG_FACTORY_FILL, _RNG_FACTORY_TORCH, _RNG_METHOD_FILL, _RNG_METHOD_TORCH, _VALUE_OPS,
     DeferredInitError, _Const, _Op, _Plan, _Ref, _Storage, _first_error, _is_random, _name_sources, _refs_in,
 )
 from .replay import _Replay
@@ -27,13 +28,9 @@ class _Recorder:
         self.torch = torch
         self.factories = _device_constructors()
         self.storages = {}  # storage address -> _Storage
-        self.fastinit_fns = {}  # fastinit function object -> name
-        from .patch import PATCHED_NAMES
-
-        for n in PATCHED_NAMES:
-            fn = getattr(_fills, n, None)
-            if fn is not None:
-                self.fastinit_fns[fn] = n
+        # fastinit function object -> name: every entry of the registry (the public functions
+        # a constructor may call directly)
+        self.fastinit_fns = {e.fn: e.name for e in _registry.ENTRIES}
         self.torch_init_fns = {}  # torch.nn.init function object -> name
         self.originals = {}  # name -> torch.nn.init's own function (while the swap is in place)
 
@@ -306,17 +303,29 @@ class _Recorder:
         torch = self.torch
         import inspect
 
-        # torch's sparse_ draws its zero positions with torch.randperm and no generator (the
-        # global RNG): replayed as fastinit's sparse_, keyed like every fill (issue 17, defect 8)
-        orig = self.originals.get(name) if name in _TORCH_ONLY_INIT and name != "sparse_" else None
+        # The registry says how each call replays: "keyed" fills (orthogonal_ and sparse_
+        # included: torch's sparse_ draws its zero positions from the global RNG, issue 17
+        # defect 8) as fastinit fills keyed by (seed, name, ordinal), the same keys
+        # init_module_ uses; "constant" as a constant; "as_is" (eye_, dirac_) as they were
+        # called, not a random op. torch.nn.init functions fastinit lacks (none on torch
+        # 2.13) run torch's own with a seeded generator.
+        entry = _registry.get(name) if name in _registry.names() else None
+        orig = self.originals.get(name) if entry is None else None
         tensor = args[0] if args else kwargs.get("tensor")
         if not isinstance(tensor, torch.Tensor) or not tensor.is_meta:
             fn = real_fn or orig or _torch_init_original(name)
             return fn(*args, **kwargs)
-        if name in _CONST_INIT:
+        if entry is not None and entry.replay == "constant":
             bound = inspect.signature(_torch_init_original(name)).bind(*args, **kwargs)
-            val = bound.arguments.get("val", _CONST_INIT[name])
-            self.write(tensor, _Op("const", name, value=val))
+            rest = dict(bound.arguments)
+            rest.pop(next(iter(rest)))
+            self.write(tensor, _Op("const", name, value=_registry.constant_value(name, (), rest)))
+            return tensor
+        if entry is not None and entry.replay == "as_is":
+            bound = inspect.signature(entry.fn).bind(*args, **kwargs)
+            rest = dict(bound.arguments)
+            rest.pop(next(iter(rest)))
+            self.write(tensor, _Op("call", name, entry.fn, (), self.to_refs(rest)))
             return tensor
         if orig is not None or tensor.dtype not in _FILL_DTYPES():
             fn = orig if orig is not None else _torch_init_original(name)
@@ -447,7 +456,7 @@ def _init_originals():
     from .patch import _originals_of_torch
 
     out = dict(_originals_of_torch())
-    for name in _TORCH_ONLY_INIT:
+    for name in _registry.torch_only_names():
         orig = getattr(tinit, name, None)
         if orig is not None and getattr(orig, "__module__", None) == "torch.nn.init":
             out[name] = orig
@@ -463,7 +472,7 @@ def _bind_recorder(rec):
     originals, _ = _init_originals()
     for name, orig in originals.items():
         rec.torch_init_fns[orig] = name
-        if name in _TORCH_ONLY_INIT:
+        if name in _registry.torch_only_names():
             rec.originals[name] = orig
 
 

@@ -4,6 +4,7 @@ over the record (naming, errors, randomness)."""
 
 from __future__ import annotations
 
+from ..fills import registry as _registry
 from .shapes import _dense
 
 class DeferredInitError(RuntimeError):
@@ -41,10 +42,9 @@ _INPLACE_DUNDERS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itrued
 # values-needed ops: their result is a Python value computed from the data
 _VALUE_OPS = {"item", "tolist", "__bool__", "__float__", "__int__", "__index__", "__complex__", "numpy",
               "__array__", "__format__"}
-#: torch.nn.init functions that return early on meta tensors without a torch op, or that
-#: fastinit does not provide: recorded through the swap, replayed with torch's function.
-_TORCH_ONLY_INIT = ("orthogonal_", "sparse_", "dirac_", "eye_")
-_CONST_INIT = {"constant_": None, "ones_": 1, "zeros_": 0}
+#: The init functions that write a fixed pattern over the whole tensor (eye_, dirac_): no
+#: random op (no ordinal), replayed as they were called; from the registry.
+_DETERMINISTIC_INIT = frozenset(_registry.deterministic_names())
 _FACTORY_NAMES = (_ALLOC | set(_CONST) | _FULL | set(_RNG_FACTORY_FILL) | _RNG_FACTORY_TORCH)
 
 
@@ -133,6 +133,8 @@ class _Op:
         if self.ref is None or not self.ref.whole():
             return False
         if self.kind in ("fill", "trng", "const"):
+            return True
+        if self.kind == "call" and self.name in _DETERMINISTIC_INIT:
             return True
         if self.kind == "call" and self.name in _PURE_WRITES:
             src = self.args[0] if self.name == "copy_" and self.args else None

@@ -11,8 +11,9 @@ from .records import (
 from .shapes import _dense, _torch
 
 
-# fills that depend on the whole tensor (per-column zeros): not written shard by shard
-_WHOLE_ONLY = ("sparse_",)
+# fills that depend on the whole tensor (sparse_'s per-column zeros, orthogonal_'s QR): not
+# written shard by shard, but built whole and sliced
+_WHOLE_ONLY = ("sparse_", "orthogonal_")
 
 
 class _Replay:
