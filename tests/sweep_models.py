@@ -175,11 +175,18 @@ def _shrink_dict(d, level):
                 d[k] = 2
         if isinstance(d.get("n_group"), int):
             d["n_group"], d["topk_group"] = 1, 1
+    if d.get("prediction_length", 0) is None:  # time-series configs: no default horizon
+        d["prediction_length"] = 8
     if n_layers is not None:
         old, new = n_layers
         for k, v in list(d.items()):
             if isinstance(v, list) and len(v) == old and k not in ("depths",):
                 d[k] = v[:new]
+        # backbones name their outputs by stage: the defaults (the last stage) fit any depth
+        for k in ("out_features", "out_indices"):
+            d.pop(k, None)
+        if isinstance(d.get("per_layer_config"), dict):
+            d["per_layer_config"] = {k: v for k, v in d["per_layer_config"].items() if int(k) < new}
     return d
 
 
@@ -456,7 +463,7 @@ _MISSING = ("requires the", "pip install", "No module named", "is not installed"
 
 def run_one(kind, name):
     from fastinit.models.deferred import DeferredInitError
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = {"name": name, "status": "pass", "msg": "", "level": None, "params": None, "forward": None}
     try:
         if kind == "hf":
@@ -479,6 +486,7 @@ def run_one(kind, name):
         tb = traceback.format_exc(limit=-3)
         res["status"], res["msg"] = "fail", f"{type(e).__name__}: {str(e)[:400]}\n{tb[-800:]}"
     res["seconds"] = round(time.perf_counter() - t0, 2)
+    res["cpu_seconds"] = round(time.process_time() - c0, 2)  # the machine is shared: CPU time too
     return res
 
 
