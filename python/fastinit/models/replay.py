@@ -86,14 +86,19 @@ class _Replay:
         saved = self.live
         try:
             with torch.no_grad():
+                # ``base`` holds the state before op i from the first op after the root or
+                # after the last whole overwrite on; the overwrite itself may read an earlier
+                # state of this tensor (``a.copy_(a.uniform_(1, 16).log())``: Hugging Face's
+                # A_log), which ``base`` does not hold yet: that read replays it separately.
+                first_live = start + 1
                 if start < 0:
                     self.apply_root(st, base, name)
-                    start = 0
+                    start = first_live = 0
                     if st.root.kind == "alloc" and st.nelem:
                         mask = torch.zeros(st.nelem, dtype=torch.bool)
                 for i in range(start, upto):
                     op = st.ops[i]
-                    self.live = (st, base, i)
+                    self.live = (st, base, i) if i >= first_live else saved
                     view = torch.as_strided(base, op.ref.size, op.ref.stride, op.ref.offset)
                     self.apply(st, op, view, name)
                     if mask is not None and (op.kind in ("fill", "trng", "const") or op.name in _PURE_WRITES
