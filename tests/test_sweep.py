@@ -23,8 +23,11 @@ A model in ``RAISES`` must raise ``DeferredInitError`` with that text (the op an
 tensor it names); one in ``NOT_BUILT`` must still not build eagerly for that reason (its
 reason is the check: when it starts to build, this test fails and the model joins the
 sweep). Every other model must pass. Models run in chunks, one process each (timm needs the
-torchvision stand-in of test_clients.py; a crash takes only its chunk). The whole sweep is
-marked slow; ``FAST`` is the unmarked sample.
+torchvision stand-in of test_clients.py; a crash takes only its chunk). ``FAST`` is the
+unmarked sample, which every run checks. The whole sweep is marked ``sweep`` (and slow) and
+deselected by default (pyproject's addopts): it is not finished (its lists cover 688 of the
+822 transformers types and no timm family yet, and it takes about 45 minutes on 2 shared
+cores, beyond CI's budget). Run it by hand: ``python -m pytest -m sweep tests/test_sweep.py``.
 """
 from __future__ import annotations
 
@@ -433,7 +436,7 @@ def _params(fast):
         if is_fast != fast:
             continue
         out.append(pytest.param(kind, name, id=f"{kind}-{name}",
-                                marks=() if fast else (pytest.mark.slow,)))
+                                marks=() if fast else (pytest.mark.slow, pytest.mark.sweep)))
     return out
 
 
