@@ -284,8 +284,9 @@ def test_model_key_table_recomputed_independently(stream_doc):
 
     rows = model_key_rows(stream_doc)
     names = [r[1] for r in rows]
-    # the cases the section describes: plain names, the #j suffix, the reset/init keys, UTF-8
-    for want in ("weight", "lin.weight", "lin.weight#1", "lin.bias", "0:reset_parameters", ":init_weights"):
+    # the cases the section describes: plain names, the #j suffix (one and two digits), a
+    # temporary's key, UTF-8
+    for want in ("weight", "lin.weight", "lin.weight#1", "lin.bias", ":temporary:0", "head.weight#12"):
         assert want in names, want
     assert any(not n.isascii() for n in names) and any(s >= 2**32 for s, *_ in rows)
     for s, name, digest, counter, key in rows:
