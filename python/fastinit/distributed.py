@@ -12,6 +12,8 @@ all-reduce.
 
 import hashlib as _hashlib
 
+from .core.shards import check_placements, dtensor_segments, is_dtensor
+
 __all__ = ["assert_same_seed", "local_segments"]
 
 
@@ -115,8 +117,6 @@ def local_segments(dtensor):
         >>> fastinit.distributed.local_segments(model.layers[0].attn.q.weight)
         (((1024, 1024),), ((0, 4096),))
     """
-    from .core.shards import check_placements, dtensor_segments, is_dtensor
-
     if not is_dtensor(dtensor):
         raise TypeError(f"local_segments expects a DTensor, not {type(dtensor).__name__}")
     check_placements(dtensor.placements)

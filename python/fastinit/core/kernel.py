@@ -10,6 +10,7 @@ fill module (``fastinit.fills``); this module imports nothing from them.
 
 from __future__ import annotations
 
+
 import contextlib
 import math
 
@@ -23,8 +24,19 @@ from .shards import (
     is_dtensor,
     local_tensor,
 )
-from .seeds import _isa_error, check_cpu_isa, check_u64, numpy_generator, numpy_seed, torch_seed, torch_seed_words
+from .seeds import (
+    _isa_error,
+    _outside_torch_contexts,
+    check_cpu_isa,
+    check_u64,
+    numpy_generator,
+    numpy_seed,
+    torch_seed,
+    torch_seed_words,
+)
 from .targets import (
+    _FINFO_MAX,
+    _STORAGE_SIZE,
     _torch,
     _torch_dtype_code,
     _torch_dtype_label,
@@ -184,8 +196,6 @@ _FAST = []  # on first use: (exact tensor types, torch.strided, torch.Generator,
 
 def _fast_setup():
     torch = _torch()
-    from .targets import _FINFO_MAX, _STORAGE_SIZE
-
     _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
                 {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,
                 _STORAGE_SIZE, getattr(torch._C, "_increment_version", None)]
@@ -447,8 +457,6 @@ def _check_rejection_arithmetic(mean, std):
         if isinstance(mean, bool):  # (sub_ takes a NumPy bool as a number)
             raise RuntimeError(_BOOL_SUB_MSG)
         return
-    from .seeds import _outside_torch_contexts
-
     with _outside_torch_contexts(torch), torch.no_grad():
         scratch = torch.empty(0, dtype=torch.float64, device="cpu")
         scratch.sub_(mean).div_(std)

@@ -7,6 +7,8 @@ import contextlib
 import threading
 
 from .. import fills as _fills
+from . import patch as _patch
+from .patch import _originals_of_torch
 from ..fills import registry as _registry
 from .records import (
     _ALLOC, _CONST, _DEVICE, _FACTORY_NAMES, _FULL, _INPLACE_DUNDERS, _META_ONLY, _REFUSED,
@@ -394,8 +396,6 @@ def _meta_inputs(obj):
 
 
 def _torch_init_original(name):
-    from .patch import _originals_of_torch
-
     fn = _originals_of_torch().get(name)
     if fn is None:
         import torch.nn.init as tinit
@@ -433,8 +433,6 @@ def _dispatcher(name, orig):
         rec = _active()
         if rec is not None:
             return rec.init_call(name, args, kwargs)
-        from . import patch as _patch
-
         fn = getattr(_fills, name, None) if _patch._depth > 0 else None
         return (fn or orig)(*args, **kwargs)
 
@@ -452,8 +450,6 @@ def _init_originals():
     import sys
 
     import torch.nn.init as tinit
-
-    from .patch import _originals_of_torch
 
     out = dict(_originals_of_torch())
     for name in _registry.torch_only_names():
@@ -541,8 +537,6 @@ def _swap_legacy():
 @contextlib.contextmanager
 def _recording(rec, mode):
     """Records on this thread into ``rec`` under ``mode``, the swap in place meanwhile."""
-    from . import patch as _patch
-
     _bind_recorder(rec)
     with _patch._lock:
         if _swap["depth"] == 0:

@@ -9,6 +9,7 @@ from .records import (
     _DEVICE, _ELEMENTWISE, _PURE_WRITES, DeferredInitError, _Const, _Ref, _refs_in,
 )
 from .shapes import _dense, _torch
+from ..core.shards import dtensor_segments, is_dtensor, local_tensor
 
 
 # fills that depend on the whole tensor (sparse_'s per-column zeros, orthogonal_'s QR): not
@@ -193,8 +194,6 @@ class _Replay:
     # one module tensor
     def final(self, dest, ref, name):
         torch = _torch()
-        from ..core.shards import is_dtensor
-
         st = ref.st
         upto = ref.version
         if is_dtensor(dest):
@@ -215,8 +214,6 @@ class _Replay:
 
     def final_dtensor(self, dt, ref, name):
         torch = _torch()
-        from ..core.shards import dtensor_segments, local_tensor
-
         st = ref.st
         upto = ref.version
         local = local_tensor(dt)
@@ -296,8 +293,6 @@ def _allocate(t, device):
     """``torch.empty_like(t, device=device)`` without its Python reference for meta inputs
     (which imports sympy: half a second)."""
     torch = _torch()
-    from ..core.shards import is_dtensor
-
     if is_dtensor(t):
         return torch.empty_like(t, device=device)
     if _dense(tuple(t.size()), tuple(t.stride()), t.numel()):

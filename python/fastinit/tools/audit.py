@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..models.schemes import apply_scheme
+
 __all__ = ["audit", "AuditReport", "LayerStats", "plot_reports", "run_cli"]
 
 
@@ -402,8 +404,6 @@ def run_cli(args) -> int:
     ``nn.TransformerEncoderLayer``\\ s (d_model = width, 4x feed-forward, post-norm, no
     dropout) under both. Prints the tables; with ``plot``, writes one PNG. Returns 0."""
     import torch
-
-    from ..models.schemes import apply_scheme
 
     layers = int(getattr(args, "layers", 20) or 20)
     width = int(getattr(args, "width", 1024) or 1024)

@@ -19,9 +19,10 @@ import time as _time
 import numpy as _np
 
 from ..core import runtime as _runtime
+from ..core.bounds import calculate_gain as _calculate_gain, correct_fan as _correct_fan
 from ..core.bounds import kaiming_bound as _kaiming_bound
 from ..fills import kaiming_uniform_ as _kaiming_uniform_
-from ..core.bounds import calculate_gain as _calculate_gain, correct_fan as _correct_fan
+from . import audit as _audit_module
 
 __all__ = ["main"]
 
@@ -193,9 +194,7 @@ def _audit(args):
             print(f"python -m fastinit audit --plot: cannot write {args.plot!r}: "
                   f"{folder} is not a writable folder", file=_sys.stderr)
             return 2
-    from . import audit
-
-    rc = audit.run_cli(args)
+    rc = _audit_module.run_cli(args)
     return 0 if rc is None else int(rc)
 
 
