@@ -374,7 +374,7 @@ struct Group {
       }
     }
   };
-  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat32 || dtype == kFloat64 ? 32 : 16; }
+  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat16 ? 16 : 32; }
   static void fence() { _mm_sfence(); }
 
   // Words of blocks [block, block + 8 * kSets) in stream order: w[s][q] holds blocks
@@ -457,12 +457,19 @@ struct Group {
     return _mm256_blendv_pd(v, _mm256_set1_pd(p.repl64), _mm256_cmp_pd(v, _mm256_set1_pd(p.top64), _CMP_GE_OQ));
   }
 
-  static __m128i bf16x8(__m256 v) {
+  // Two vectors of float32 to 16 bfloat16, rounded to nearest even (value.h's bf16 rule).
+  // One vpackusdw + one vpermq per 16 values, where packing each vector with itself took
+  // both for every 8 (/work/shared/perf-analysis/REPORT.md section 2: the shuffle pipes
+  // are Philox's bottleneck). The rounded values are <= 0xffff, so the signed-to-unsigned
+  // saturation of vpackusdw never engages.
+  static __m256i bf16_rounded(__m256 v) {
     const __m256i x = _mm256_castps_si256(v);
     const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
-    const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), odd), 16);
-    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
-    return _mm256_castsi256_si128(packed);
+    return _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), odd), 16);
+  }
+  static __m256i bf16x16(__m256 a, __m256 b) {
+    // packus interleaves 128-bit halves: (a0-3, b0-3, a4-7, b4-7); vpermq puts them in order.
+    return _mm256_permute4x64_epi64(_mm256_packus_epi32(bf16_rounded(a), bf16_rounded(b)), 0xD8);
   }
 
   static void put256(void* dst, __m256i v, bool nt) {
@@ -486,7 +493,7 @@ struct Group {
       for (int q = 0; q < 4; ++q)
         put128(out + 16 * q, _mm256_cvtps_ph(value_f32x8(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < 4; ++q) put128(out + 16 * q, bf16x8(value_f32x8(w[q], p)), nt);
+      for (int q = 0; q < 4; q += 2) put256(out + 16 * q, bf16x16(value_f32x8(w[q], p), value_f32x8(w[q + 1], p)), nt);
     }
   }
 
@@ -511,7 +518,7 @@ struct Group {
       for (int q = 0; q < K; ++q)
         put128(out + 16 * q, _mm256_cvtps_ph(v[q], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < K; ++q) put128(out + 16 * q, bf16x8(v[q]), nt);
+      for (int q = 0; q < K; q += 2) put256(out + 16 * q, bf16x16(v[q], v[q + 1]), nt);
     }
   }
 

@@ -256,7 +256,7 @@ struct Group {
       }
     }
   };
-  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat32 || dtype == kFloat64 ? 64 : 32; }
+  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat16 ? 32 : 64; }
   static void fence() { _mm_sfence(); }
 
   // Words of blocks [block, block + 16 * kSets) in stream order: w[s][q] holds blocks
@@ -334,10 +334,20 @@ struct Group {
     return _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, _mm512_set1_pd(p.top64), _CMP_GE_OQ), _mm512_set1_pd(p.repl64));
   }
 
-  static __m256i bf16x16(__m512 v) {
+  // Two vectors of float32 to 32 bfloat16, rounded to nearest even (value.h's bf16 rule:
+  // the high half of x + 0x7fff + bit 16 of x). One two-source word permute takes the 32
+  // high halves, where vpmovdw per vector took two shuffle-port uops for every 16 values
+  // on the port Philox saturates (/work/shared/perf-analysis/REPORT.md section 2).
+  static __m512i bf16_rounded(__m512 v) {
     const __m512i x = _mm512_castps_si512(v);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), odd), 16));
+    return _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), odd);
+  }
+  static __m512i bf16x32(__m512 a, __m512 b) {
+    const __m512i high_words = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000b0009, 0x000f000d, 0x00130011, 0x00170015,
+                                                 0x001b0019, 0x001f001d, 0x00230021, 0x00270025, 0x002b0029, 0x002f002d,
+                                                 0x00330031, 0x00370035, 0x003b0039, 0x003f003d);
+    return _mm512_permutex2var_epi16(bf16_rounded(a), high_words, bf16_rounded(b));
   }
 
   static void put512(void* dst, __m512i v, bool nt) {
@@ -361,7 +371,7 @@ struct Group {
       for (int q = 0; q < 4; ++q)
         put256(out + 32 * q, _mm512_cvtps_ph(value_f32x16(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < 4; ++q) put256(out + 32 * q, bf16x16(value_f32x16(w[q], p)), nt);
+      for (int q = 0; q < 4; q += 2) put512(out + 32 * q, bf16x32(value_f32x16(w[q], p), value_f32x16(w[q + 1], p)), nt);
     }
   }
 
@@ -386,7 +396,7 @@ struct Group {
       for (int q = 0; q < K; ++q)
         put256(out + 32 * q, _mm512_cvtps_ph(v[q], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < K; ++q) put256(out + 32 * q, bf16x16(v[q]), nt);
+      for (int q = 0; q < K; q += 2) put512(out + 32 * q, bf16x32(v[q], v[q + 1]), nt);
     }
   }
 
