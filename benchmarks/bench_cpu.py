@@ -23,6 +23,12 @@ same run. Extra cases:
   fills it once (fastinit kaiming_uniform_, torch's, or `fill_(0.5)`, the floor), in turn;
 * a subprocess checks that a fastinit fill does not grow peak RSS.
 
+Every row is also given as a multiple of `torch.Tensor.fill_(0.5)` on the same buffer
+("x fill_") and of the Philox floor ("x floor"): the rate at which the active ISA's own
+Philox code alone writes its words into L1, per thread, times the row's threads (one word
+per value; two for float64). The floor is measured by building benchmarks/bench_philox.cpp
+against this checkout's csrc/ (needs g++; --no-floor skips it).
+
 Writes bench_cpu.json (all rows plus the machine: CPU model, ISA in use, threads,
 transparent-huge-page settings), bench_cpu.txt (the printed table and targets) and
 bench_cpu.png (throughput vs size, per dtype), and prints PASS/MISS lines for the
@@ -378,9 +384,39 @@ def sanity_check(buf):
 # ---------------------------------------------------------------------------
 # derived columns: ratio to torch, fraction of write limit
 
-def add_derived(rows):
-    """ratio_to_torch, ratio_to_numpy (their time / op time) and frac_write_limit, per
-    (case, dtype, size, threads).
+def philox_floor(isa, log):
+    """The Philox floor of `isa` on this machine: G words/s per thread, from
+    bench_philox.cpp's "floor" (Philox words alone into L1, TSC ticks per word) and the TSC
+    rate; None (with a note) where it cannot be built or run."""
+    import shutil
+    import tempfile
+    here = os.path.dirname(os.path.abspath(__file__))
+    csrc = os.path.join(os.path.dirname(here), "csrc")
+    if isa not in ("avx2", "avx512") or not os.path.isdir(csrc):
+        log(f"no Philox floor: ISA {isa} or no csrc/ next to benchmarks/")
+        return None
+    sys.path.insert(0, here)
+    try:
+        import bench_philox
+        tmp = tempfile.mkdtemp()
+        try:
+            exe = bench_philox.build(csrc, tmp, os.environ.get("CXX", "g++"))
+            ticks = statistics.median(bench_philox.run(exe, isa, 61, "float32", "floor")[0] for _ in range(5))
+            per_ns = bench_philox.run(exe, isa, 1, "float32", "tsc")[0]
+        finally:
+            shutil.rmtree(tmp)
+    except (Exception, SystemExit) as e:  # no compiler, build error: the rest still runs
+        log(f"no Philox floor: {e}")
+        return None
+    finally:
+        sys.path.remove(here)
+    return dict(isa=isa, ticks_per_word=ticks, tsc_ghz=per_ns, gwords_per_s_per_thread=per_ns / ticks)
+
+
+def add_derived(rows, floor=None):
+    """ratio_to_torch, ratio_to_numpy, ratio_to_fill (their time / op time; fill = torch's
+    fill_), ratio_to_floor (op rate / the Philox floor's rate at the same thread count) and
+    frac_write_limit, per (case, dtype, size, threads).
 
     The write limit is the fastest fill op of the same case; single-threaded ops (NumPy),
     measured once, count for every thread count.
@@ -398,6 +434,13 @@ def add_derived(rows):
         r["frac_write_limit"] = r["gb_per_s"] / limit if limit else None
         r["ratio_to_torch"] = torch_s[0] / r["median_s"] if torch_s else None
         r["ratio_to_numpy"] = numpy_s[0] / r["median_s"] if numpy_s else None
+        fill_s = [x["median_s"] for x in rows if x["op"] == "torch_fill" and same(r, x)]
+        r["ratio_to_fill"] = fill_s[0] / r["median_s"] if fill_s else None
+        if floor is not None:
+            words = 2 if r["dtype"] == "float64" else 1
+            r["ratio_to_floor"] = r["gvals_per_s"] * words / (floor["gwords_per_s_per_thread"] * r["threads"])
+        else:
+            r["ratio_to_floor"] = None
 
 
 def lookup(rows, op, dtype, size, threads, case="pretouched"):
@@ -422,7 +465,7 @@ def fmt_time(s):
 
 
 HEADER = (f"{'op':<11} {'case':<13} {'dtype':<9} {'size':>9} {'thr':>3} {'median':>10} "
-          f"{'Gval/s':>8} {'GB/s':>7} {'x torch':>8} {'x numpy':>8} {'x limit':>7}")
+          f"{'Gval/s':>8} {'GB/s':>7} {'x torch':>8} {'x numpy':>8} {'x limit':>7} {'x fill_':>7} {'x floor':>7}")
 
 
 def format_row(r):
@@ -430,7 +473,8 @@ def format_row(r):
     return (f"{r['op']:<11} {r['case']:<13} {r['dtype']:<9} {size:>9} {r['threads']:>3} "
             f"{fmt_time(r['median_s']):>10} {r['gvals_per_s']:>8.3f} {r['gb_per_s']:>7.2f} "
             f"{fmt(r.get('ratio_to_torch'), '8.2f'):>8} {fmt(r.get('ratio_to_numpy'), '8.2f'):>8} "
-            f"{fmt(r.get('frac_write_limit'), '7.2f'):>7}")
+            f"{fmt(r.get('frac_write_limit'), '7.2f'):>7} {fmt(r.get('ratio_to_fill'), '7.2f'):>7} "
+            f"{fmt(r.get('ratio_to_floor'), '7.2f'):>7}")
 
 
 CASE_ORDER = ["pretouched", "normal", "trunc_normal", "fresh", "per_call", "fresh_process"]
@@ -442,6 +486,13 @@ def report_lines(info, mode, rows, results, elapsed):
            f"ISA {info['isa']} (available: {', '.join(info['isas_available'])}), threads 1 and {info['threads_max']}, "
            f"THP enabled: {info['thp_enabled']}, defrag: {info['thp_defrag']}; torch {info['torch']}, "
            f"numpy {info['numpy']}, fastinit {info['fastinit']['version']}")
+    fl = info.get("philox_floor")
+    if fl:
+        yield (f"Philox floor ({fl['isa']}, words alone into L1, benchmarks/bench_philox.cpp): "
+               f"{fl['gwords_per_s_per_thread']:.2f} G words/s per thread ({fl['ticks_per_word']:.3f} TSC ticks "
+               f"per word at {fl['tsc_ghz']:.2f} GHz) on {info['cpu_model']}")
+    else:
+        yield "Philox floor: not measured (x floor left out)"
     yield ""
     yield HEADER
     yield "-" * len(HEADER)
@@ -641,6 +692,8 @@ def main(argv=None):
     p.add_argument("--no-plot", action="store_true", help="write no plot (plots need matplotlib)")
     p.add_argument("--readme-table", metavar="JSON",
                    help="print the README's performance table from a bench_cpu.json and exit")
+    p.add_argument("--no-floor", action="store_true",
+                   help="do not build benchmarks/bench_philox.cpp for the Philox floor (x floor left out)")
     p.add_argument("--no-fresh-process", action="store_true",
                    help="skip the fresh-process case (a few new processes of 256 MiB each)")
     args = p.parse_args(argv)
@@ -660,6 +713,7 @@ def main(argv=None):
     if info["load_average"][0] > 0.5:
         log(f"WARNING: load average {info['load_average'][0]:.2f} before the run: other work on this "
             f"machine will distort the timings (2-thread cases most)")
+    info["philox_floor"] = None if args.no_floor else philox_floor(info["isa"], log)
     log(HEADER)
     t_start = time.perf_counter()
     rows = bench_pretouched(cfg, DTYPES, THREADS, use_torch, log)
@@ -668,7 +722,7 @@ def main(argv=None):
     rows += bench_per_call(cfg, use_torch, log)
     if not args.no_fresh_process:
         rows += bench_fresh_process(cfg, use_torch, log)
-    add_derived(rows)
+    add_derived(rows, info["philox_floor"])
     results = targets(rows, max_threads) + [peak_rss_check(use_torch)]
     elapsed = time.perf_counter() - t_start
     info["load_average_end"] = os.getloadavg()

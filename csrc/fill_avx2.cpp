@@ -6,6 +6,7 @@
 
 #include "kernels.h"
 #include "run_driver.h"
+#include "ndtri_packed.h"
 #include "normal.h"
 #include "value.h"
 
@@ -184,14 +185,9 @@ template <int N> FASTINIT_AI void split_exp64(VD<N> x, VD<N>& k, VD<N>& m) {
   }
 }
 
-// ---- ndtri on many vectors, the tail only where needed ----------------------------------
-// normal.h's ndtri_lower is a central rational function for most lanes (85% of a normal
-// fill) and log + sqrt + another rational function for the rest. Computing the tail for
-// every vector with a tail lane would cost it on three vectors of four. Instead the tail
-// lanes of K vectors are packed into a buffer (vpermps with a mask-indexed table), the
-// tail runs on the packed vectors only, and the results are unpacked into their lanes.
-// Every lane still goes through the scalar operation sequence: central or tail by the
-// scalar's own predicate, then num / den.
+// ---- lane traits for ndtri_packed.h (the tail on packed lanes only) ---------------------
+// AVX2 has no compress/expand instruction: vpermps with a permutation chosen by the
+// 8-bit tail mask from a table does both.
 
 // Lane permutation tables for an 8-lane mask m (bit j: lane j is a tail lane):
 // compress[m] lists the set lanes first; expand[m][j] is the rank of lane j among them.
@@ -242,6 +238,7 @@ struct Lanes32 {
   using V = VF<1>;
   using M = MF<1>;
   using S = float;
+  using T = int;
   static constexpr int kLanes = 8;
   static FASTINIT_AI V clamp(V u) { return ndtri32_clamp(u); }
   static FASTINIT_AI M central_mask(V u) { return ndtri32_central_mask(u); }
@@ -254,10 +251,10 @@ struct Lanes32 {
     r.v[0] = _mm256_permutevar8x32_ps(x.v[0], pack_index(kPack.compress32[t]));
     return r;
   }
-  static FASTINIT_AI V expand(V x, int t) {
+  static FASTINIT_AI V merge_expand(V z, M central, int t, V packed) {
     V r;
-    r.v[0] = _mm256_permutevar8x32_ps(x.v[0], pack_index(kPack.expand32[t]));
-    return r;
+    r.v[0] = _mm256_permutevar8x32_ps(packed.v[0], pack_index(kPack.expand32[t]));
+    return sel(central, z, r);
   }
   static FASTINIT_AI V load(const S* p) {
     V r;
@@ -277,6 +274,7 @@ struct Lanes64 {
   using V = VD<1>;
   using M = MD<1>;
   using S = double;
+  using T = int;
   static constexpr int kLanes = 4;
   static FASTINIT_AI V clamp(V u) { return ndtri64_clamp(u); }
   static FASTINIT_AI M central_mask(V u) { return ndtri64_central_mask(u); }
@@ -290,7 +288,9 @@ struct Lanes64 {
     return r;
   }
   static FASTINIT_AI V compress(V x, int t) { return permute(x, kPack.compress64[t]); }
-  static FASTINIT_AI V expand(V x, int t) { return permute(x, kPack.expand64[t]); }
+  static FASTINIT_AI V merge_expand(V z, M central, int t, V packed) {
+    return sel(central, z, permute(packed, kPack.expand64[t]));
+  }
   static FASTINIT_AI V load(const S* p) {
     V r;
     r.v[0] = _mm256_load_pd(p);
@@ -304,44 +304,6 @@ struct Lanes64 {
   static FASTINIT_AI void store(S* p, V x) { _mm256_store_pd(p, x.v[0]); }
   static FASTINIT_AI void storeu(S* p, V x) { _mm256_storeu_pd(p, x.v[0]); }
 };
-
-// z[j] = ndtri_lower(w[j]) for K vectors, lane for lane as normal.h's ndtri_lower*_g.
-template <class L, int K>
-FASTINIT_AI void ndtri_lower_packed(const typename L::V* w, typename L::V* z) {
-  using V = typename L::V;
-  using S = typename L::S;
-  constexpr int W = L::kLanes;
-  alignas(32) S ub[(K + 1) * W], nb[(K + 1) * W], db[(K + 1) * W];
-  V u[K], num[K], den[K];
-  int tb[K], off[K];
-  int cnt = 0;
-  for (int j = 0; j < K; ++j) {
-    u[j] = L::clamp(w[j]);
-    L::central(u[j], num[j], den[j]);
-    tb[j] = L::tail_bits(L::central_mask(u[j]));
-    off[j] = cnt;
-    L::storeu(ub + cnt, L::compress(u[j], tb[j]));  // branch-free: an empty mask writes scratch
-    cnt += L::count(tb[j]);
-  }
-  if (cnt > 0) {
-    L::storeu(ub + cnt, V(static_cast<S>(0.25)));  // defined values in the last vector's spare lanes
-    const int vecs = (cnt + W - 1) / W;
-    for (int t = 0; t < vecs; ++t) {
-      V n, d;
-      L::tail(L::load(ub + t * W), n, d);
-      L::store(nb + t * W, n);
-      L::store(db + t * W, d);
-    }
-    L::store(nb + vecs * W, V(static_cast<S>(0)));  // what the unpacking may read past the end
-    L::store(db + vecs * W, V(static_cast<S>(1)));
-    for (int j = 0; j < K; ++j) {
-      const auto central = L::central_mask(u[j]);
-      num[j] = sel(central, num[j], L::expand(L::loadu(nb + off[j]), tb[j]));
-      den[j] = sel(central, den[j], L::expand(L::loadu(db + off[j]), tb[j]));
-    }
-  }
-  for (int j = 0; j < K; ++j) z[j] = div_v(num[j], den[j]);
-}
 
 // docs/STREAM.md on K x 8 words (float32 family) / K x 4 word pairs (float64), exactly
 // the operations of value_normal_f32 ... value_trunc_f64 in normal.h.
@@ -412,7 +374,7 @@ struct Group {
       }
     }
   };
-  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat32 || dtype == kFloat64 ? 32 : 16; }
+  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat16 ? 16 : 32; }
   static void fence() { _mm_sfence(); }
 
   // Words of blocks [block, block + 8 * kSets) in stream order: w[s][q] holds blocks
@@ -495,12 +457,19 @@ struct Group {
     return _mm256_blendv_pd(v, _mm256_set1_pd(p.repl64), _mm256_cmp_pd(v, _mm256_set1_pd(p.top64), _CMP_GE_OQ));
   }
 
-  static __m128i bf16x8(__m256 v) {
+  // Two vectors of float32 to 16 bfloat16, rounded to nearest even (value.h's bf16 rule).
+  // One vpackusdw + one vpermq per 16 values, where packing each vector with itself took
+  // both for every 8 (/work/shared/perf-analysis/REPORT.md section 2: the shuffle pipes
+  // are Philox's bottleneck). The rounded values are <= 0xffff, so the signed-to-unsigned
+  // saturation of vpackusdw never engages.
+  static __m256i bf16_rounded(__m256 v) {
     const __m256i x = _mm256_castps_si256(v);
     const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
-    const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), odd), 16);
-    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
-    return _mm256_castsi256_si128(packed);
+    return _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), odd), 16);
+  }
+  static __m256i bf16x16(__m256 a, __m256 b) {
+    // packus interleaves 128-bit halves: (a0-3, b0-3, a4-7, b4-7); vpermq puts them in order.
+    return _mm256_permute4x64_epi64(_mm256_packus_epi32(bf16_rounded(a), bf16_rounded(b)), 0xD8);
   }
 
   static void put256(void* dst, __m256i v, bool nt) {
@@ -524,7 +493,7 @@ struct Group {
       for (int q = 0; q < 4; ++q)
         put128(out + 16 * q, _mm256_cvtps_ph(value_f32x8(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < 4; ++q) put128(out + 16 * q, bf16x8(value_f32x8(w[q], p)), nt);
+      for (int q = 0; q < 4; q += 2) put256(out + 16 * q, bf16x16(value_f32x8(w[q], p), value_f32x8(w[q + 1], p)), nt);
     }
   }
 
@@ -549,7 +518,7 @@ struct Group {
       for (int q = 0; q < K; ++q)
         put128(out + 16 * q, _mm256_cvtps_ph(v[q], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < K; ++q) put128(out + 16 * q, bf16x8(v[q]), nt);
+      for (int q = 0; q < K; q += 2) put256(out + 16 * q, bf16x16(v[q], v[q + 1]), nt);
     }
   }
 

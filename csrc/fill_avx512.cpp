@@ -5,6 +5,7 @@
 
 #include "kernels.h"
 #include "run_driver.h"
+#include "ndtri_packed.h"
 #include "normal.h"
 #include "value.h"
 
@@ -144,31 +145,103 @@ FASTINIT_AI void split_exp64(VD x, VD& k, VD& m) {
                                               _mm512_set1_epi64(0x3fe6a09e667f3bcdLL))));
 }
 
-// docs/STREAM.md on 16 words (float32 family) / 8 word pairs (float64), exactly the
-// operations of value_normal_f32 ... value_trunc_f64 in normal.h.
-FASTINIT_AI __m512 normal_f32x16(__m512i x, const FillParams& p) {
-  const __m512i m = _mm512_and_si512(_mm512_srli_epi32(x, 8), _mm512_set1_epi32(0x7fffff));
-  const __m512i odd = _mm512_or_si512(_mm512_slli_epi32(m, 1), _mm512_set1_epi32(1));  // 2m + 1 < 2^24
-  const VF u(_mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-25f)));
-  const MF neg{_mm512_test_epi32_mask(x, _mm512_set1_epi32(INT32_MIN))};
-  return normal32_g(u, neg, p).v;
+// ---- lane traits for ndtri_packed.h (the tail on packed lanes only) ---------------------
+// Register-form vcompressps/pd packs the tail lanes; the packed vectors go through a
+// buffer with plain stores (the memory-destination vcompress form is microcoded on Zen 4:
+// /work/shared/perf-analysis/REPORT.md section 7), and one merge-masked vexpandps/pd per
+// vector puts each quotient back into its lane.
+struct Pack32 {
+  using V = VF;
+  using M = MF;
+  using S = float;
+  using T = __mmask16;
+  static constexpr int kLanes = 16;
+  static FASTINIT_AI V clamp(V u) { return ndtri32_clamp(u); }
+  static FASTINIT_AI M central_mask(V u) { return ndtri32_central_mask(u); }
+  static FASTINIT_AI void central(V u, V& n, V& d) { ndtri32_central(u, n, d); }
+  static FASTINIT_AI void tail(V u, V& n, V& d) { ndtri32_tail(u, n, d); }
+  static FASTINIT_AI T tail_bits(M c) { return static_cast<T>(~c.k); }
+  static FASTINIT_AI int count(T t) { return __builtin_popcount(t); }
+  static FASTINIT_AI V compress(V x, T t) { return V(_mm512_maskz_compress_ps(t, x.v)); }
+  static FASTINIT_AI V merge_expand(V z, M, T t, V packed) { return V(_mm512_mask_expand_ps(z.v, t, packed.v)); }
+  static FASTINIT_AI V load(const S* p) { return V(_mm512_load_ps(p)); }
+  static FASTINIT_AI V loadu(const S* p) { return V(_mm512_loadu_ps(p)); }
+  static FASTINIT_AI void store(S* p, V x) { _mm512_store_ps(p, x.v); }
+  static FASTINIT_AI void storeu(S* p, V x) { _mm512_storeu_ps(p, x.v); }
+};
+struct Pack64 {
+  using V = VD;
+  using M = MD;
+  using S = double;
+  using T = __mmask8;
+  static constexpr int kLanes = 8;
+  static FASTINIT_AI V clamp(V u) { return ndtri64_clamp(u); }
+  static FASTINIT_AI M central_mask(V u) { return ndtri64_central_mask(u); }
+  static FASTINIT_AI void central(V u, V& n, V& d) { ndtri64_central(u, n, d); }
+  static FASTINIT_AI void tail(V u, V& n, V& d) { ndtri64_tail(u, n, d); }
+  static FASTINIT_AI T tail_bits(M c) { return static_cast<T>(~c.k); }
+  static FASTINIT_AI int count(T t) { return __builtin_popcount(t); }
+  static FASTINIT_AI V compress(V x, T t) { return V(_mm512_maskz_compress_pd(t, x.v)); }
+  static FASTINIT_AI V merge_expand(V z, M, T t, V packed) { return V(_mm512_mask_expand_pd(z.v, t, packed.v)); }
+  static FASTINIT_AI V load(const S* p) { return V(_mm512_load_pd(p)); }
+  static FASTINIT_AI V loadu(const S* p) { return V(_mm512_loadu_pd(p)); }
+  static FASTINIT_AI void store(S* p, V x) { _mm512_store_pd(p, x.v); }
+  static FASTINIT_AI void storeu(S* p, V x) { _mm512_storeu_pd(p, x.v); }
+};
+
+// docs/STREAM.md on K x 16 words (float32 family) / K x 8 word pairs (float64), exactly
+// the operations of value_normal_f32 ... value_trunc_f64 in normal.h.
+template <int K>
+FASTINIT_AI void normal_f32(const __m512i* x, const FillParams& p, __m512* out) {
+  VF u[K], z[K];
+  for (int i = 0; i < K; ++i) {
+    const __m512i m = _mm512_and_si512(_mm512_srli_epi32(x[i], 8), _mm512_set1_epi32(0x7fffff));
+    const __m512i odd = _mm512_or_si512(_mm512_slli_epi32(m, 1), _mm512_set1_epi32(1));  // 2m + 1 < 2^24
+    u[i] = VF(_mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-25f)));
+  }
+  ndtri_lower_packed<Pack32, K>(u, z);
+  for (int i = 0; i < K; ++i) {
+    const MF neg{_mm512_test_epi32_mask(x[i], _mm512_set1_epi32(INT32_MIN))};
+    out[i] = normal32_finish(z[i], neg, p).v;
+  }
 }
-FASTINIT_AI __m512 trunc_f32x16(__m512i x, const FillParams& p) {
-  const __m512i odd = _mm512_or_si512(_mm512_slli_epi32(_mm512_srli_epi32(x, 9), 1), _mm512_set1_epi32(1));
-  const VF U(_mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-24f)));
-  return trunc32_g(U, p).v;
+template <int K>
+FASTINIT_AI void trunc_f32(const __m512i* x, const FillParams& p, __m512* out) {
+  VF w[K], z[K];
+  MF lower[K];
+  for (int i = 0; i < K; ++i) {
+    const __m512i odd = _mm512_or_si512(_mm512_slli_epi32(_mm512_srli_epi32(x[i], 9), 1), _mm512_set1_epi32(1));
+    const VF U(_mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-24f)));
+    w[i] = trunc32_start(U, p, lower[i]);
+  }
+  ndtri_lower_packed<Pack32, K>(w, z);
+  for (int i = 0; i < K; ++i) out[i] = trunc32_finish(z[i], lower[i], p).v;
 }
-FASTINIT_AI __m512d normal_f64x8(__m512i x, const FillParams& p) {
-  const __m512i m = _mm512_srli_epi64(_mm512_and_si512(x, _mm512_set1_epi64(INT64_MAX)), 11);
-  const __m512i odd = _mm512_or_si512(_mm512_slli_epi64(m, 1), _mm512_set1_epi64(1));  // 2m + 1 < 2^53
-  const VD u(_mm512_mul_pd(_mm512_cvtepu64_pd(odd), _mm512_set1_pd(0x1p-54)));
-  const MD neg{_mm512_test_epi64_mask(x, _mm512_set1_epi64(INT64_MIN))};
-  return normal64_g(u, neg, p).v;
+template <int K>
+FASTINIT_AI void normal_f64(const __m512i* x, const FillParams& p, __m512d* out) {
+  VD u[K], z[K];
+  for (int i = 0; i < K; ++i) {
+    const __m512i m = _mm512_srli_epi64(_mm512_and_si512(x[i], _mm512_set1_epi64(INT64_MAX)), 11);
+    const __m512i odd = _mm512_or_si512(_mm512_slli_epi64(m, 1), _mm512_set1_epi64(1));  // 2m + 1 < 2^53
+    u[i] = VD(_mm512_mul_pd(_mm512_cvtepu64_pd(odd), _mm512_set1_pd(0x1p-54)));
+  }
+  ndtri_lower_packed<Pack64, K>(u, z);
+  for (int i = 0; i < K; ++i) {
+    const MD neg{_mm512_test_epi64_mask(x[i], _mm512_set1_epi64(INT64_MIN))};
+    out[i] = normal64_finish(z[i], neg, p).v;
+  }
 }
-FASTINIT_AI __m512d trunc_f64x8(__m512i x, const FillParams& p) {
-  const __m512i odd = _mm512_or_si512(_mm512_slli_epi64(_mm512_srli_epi64(x, 12), 1), _mm512_set1_epi64(1));
-  const VD U(_mm512_mul_pd(_mm512_cvtepu64_pd(odd), _mm512_set1_pd(0x1p-53)));
-  return trunc64_g(U, p).v;
+template <int K>
+FASTINIT_AI void trunc_f64(const __m512i* x, const FillParams& p, __m512d* out) {
+  VD w[K], z[K];
+  MD lower[K];
+  for (int i = 0; i < K; ++i) {
+    const __m512i odd = _mm512_or_si512(_mm512_slli_epi64(_mm512_srli_epi64(x[i], 12), 1), _mm512_set1_epi64(1));
+    const VD U(_mm512_mul_pd(_mm512_cvtepu64_pd(odd), _mm512_set1_pd(0x1p-53)));
+    w[i] = trunc64_start(U, p, lower[i]);
+  }
+  ndtri_lower_packed<Pack64, K>(w, z);
+  for (int i = 0; i < K; ++i) out[i] = trunc64_finish(z[i], lower[i], p).v;
 }
 
 struct Group {
@@ -183,7 +256,7 @@ struct Group {
       }
     }
   };
-  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat32 || dtype == kFloat64 ? 64 : 32; }
+  static uintptr_t store_align(int32_t dtype) { return dtype == kFloat16 ? 32 : 64; }
   static void fence() { _mm_sfence(); }
 
   // Words of blocks [block, block + 16 * kSets) in stream order: w[s][q] holds blocks
@@ -261,10 +334,20 @@ struct Group {
     return _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, _mm512_set1_pd(p.top64), _CMP_GE_OQ), _mm512_set1_pd(p.repl64));
   }
 
-  static __m256i bf16x16(__m512 v) {
+  // Two vectors of float32 to 32 bfloat16, rounded to nearest even (value.h's bf16 rule:
+  // the high half of x + 0x7fff + bit 16 of x). One two-source word permute takes the 32
+  // high halves, where vpmovdw per vector took two shuffle-port uops for every 16 values
+  // on the port Philox saturates (/work/shared/perf-analysis/REPORT.md section 2).
+  static __m512i bf16_rounded(__m512 v) {
     const __m512i x = _mm512_castps_si512(v);
     const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
-    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), odd), 16));
+    return _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), odd);
+  }
+  static __m512i bf16x32(__m512 a, __m512 b) {
+    const __m512i high_words = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000b0009, 0x000f000d, 0x00130011, 0x00170015,
+                                                 0x001b0019, 0x001f001d, 0x00230021, 0x00270025, 0x002b0029, 0x002f002d,
+                                                 0x00330031, 0x00370035, 0x003b0039, 0x003f003d);
+    return _mm512_permutex2var_epi16(bf16_rounded(a), high_words, bf16_rounded(b));
   }
 
   static void put512(void* dst, __m512i v, bool nt) {
@@ -276,32 +359,44 @@ struct Group {
     else _mm256_storeu_si256(static_cast<__m256i*>(dst), v);
   }
 
-  template <int32_t Dist>
-  static __m512 values_f32x16(__m512i x, const FillParams& p) {
-    if constexpr (Dist == kNormal) return normal_f32x16(x, p);
-    else if constexpr (Dist == kTruncNormal) return trunc_f32x16(x, p);
-    else return value_f32x16(x, p);
-  }
-  template <int32_t Dist>
-  static __m512d values_f64x8(__m512i x, const FillParams& p) {
-    if constexpr (Dist == kNormal) return normal_f64x8(x, p);
-    else if constexpr (Dist == kTruncNormal) return trunc_f64x8(x, p);
-    else return value_f64x8(x, p);
-  }
-
-  // The one per-dtype step: 64 words of one set, in stream order, to storage.
-  template <int32_t D, int32_t Dist>
+  // The one per-dtype step for the uniform stream: 64 words of one set, in stream order,
+  // to storage.
+  template <int32_t D>
   static void put_set(const __m512i w[4], const FillParams& p, char* out, bool nt) {
     if (D == kFloat64) {
-      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castpd_si512(values_f64x8<Dist>(w[q], p)), nt);
+      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castpd_si512(value_f64x8(w[q], p)), nt);
     } else if (D == kFloat32) {
-      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castps_si512(values_f32x16<Dist>(w[q], p)), nt);
+      for (int q = 0; q < 4; ++q) put512(out + 64 * q, _mm512_castps_si512(value_f32x16(w[q], p)), nt);
     } else if (D == kFloat16) {
       for (int q = 0; q < 4; ++q)
-        put256(out + 32 * q,
-               _mm512_cvtps_ph(values_f32x16<Dist>(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
+        put256(out + 32 * q, _mm512_cvtps_ph(value_f32x16(w[q], p), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
     } else {
-      for (int q = 0; q < 4; ++q) put256(out + 32 * q, bf16x16(values_f32x16<Dist>(w[q], p)), nt);
+      for (int q = 0; q < 4; q += 2) put512(out + 32 * q, bf16x32(value_f32x16(w[q], p), value_f32x16(w[q + 1], p)), nt);
+    }
+  }
+
+  // The normal family: all 4 x kSets word vectors of the group through the packed ndtri
+  // at once (more vectors per pack, fewer partly filled tail vectors), then stored.
+  template <int32_t D, int32_t Dist>
+  static void put_group_normal(const __m512i* w, const FillParams& p, char* out, bool nt) {
+    constexpr int K = 4 * kSets;
+    if (D == kFloat64) {
+      __m512d v[K];
+      if (Dist == kNormal) normal_f64<K>(w, p, v);
+      else trunc_f64<K>(w, p, v);
+      for (int q = 0; q < K; ++q) put512(out + 64 * q, _mm512_castpd_si512(v[q]), nt);
+      return;
+    }
+    __m512 v[K];
+    if (Dist == kNormal) normal_f32<K>(w, p, v);
+    else trunc_f32<K>(w, p, v);
+    if (D == kFloat32) {
+      for (int q = 0; q < K; ++q) put512(out + 64 * q, _mm512_castps_si512(v[q]), nt);
+    } else if (D == kFloat16) {
+      for (int q = 0; q < K; ++q)
+        put256(out + 32 * q, _mm512_cvtps_ph(v[q], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), nt);
+    } else {
+      for (int q = 0; q < K; q += 2) put512(out + 32 * q, bf16x32(v[q], v[q + 1]), nt);
     }
   }
 
@@ -310,7 +405,11 @@ struct Group {
     char* out = static_cast<char*>(dst);
     __m512i w[kSets][4];
     generate(k, block, w);
-    for (int s = 0; s < kSets; ++s) put_set<D, Dist>(w[s], p, out + s * 4 * (D == kFloat64 ? 64 : 16 * dtype_size(D)), nt);
+    if constexpr (Dist == kUniform) {
+      for (int s = 0; s < kSets; ++s) put_set<D>(w[s], p, out + s * 4 * (D == kFloat64 ? 64 : 16 * dtype_size(D)), nt);
+    } else {
+      put_group_normal<D, Dist>(&w[0][0], p, out, nt);
+    }
   }
 };
 

@@ -249,6 +249,64 @@ def test_simd_matches_scalar(isa, dtype, kind, params):
             assert not raw[:start].any() and not raw[start + n * dt.itemsize:].any()
 
 
+# The SIMD paths evaluate ndtri's tail branch on packed lanes (csrc/ndtri_packed.h): the
+# tail lanes of a whole group are compressed together, run through the tail and its
+# division, and the quotients expanded back. These cases put every kind of vector through
+# it: groups without a tail lane (the early return), vectors with one or a few tail lanes
+# (packed vectors mostly empty), mixed vectors (normal), vectors whose every lane takes the
+# tail (packed vectors full), and tails mixing the near (t <= 5) and far (t > 5) rational
+# functions inside one packed vector.
+TAIL_MIX_CASES = [
+    ("normal", (0.0, 1.0)),               # mixed: 15% of lanes take the tail
+    ("trunc", (0.0, 1.0, -1.0, 1.0)),     # |z| <= 1 < 1.44: no tail lane anywhere
+    ("trunc", (0.0, 1.0, -1.5, 1.5)),     # about 2% of lanes: one or two tail lanes per vector
+    ("trunc", (0.0, 1.0, -1.6, -1.3)),    # straddles the central/tail split at z = -1.44
+    ("trunc", (0.0, 1.0, -40.0, -30.0)),  # every lane in the far tail (t > 5)
+    ("trunc", (0.0, 1.0, -7.5, -6.5)),    # every lane in the tail, near and far mixed (z = -6.7)
+    ("trunc", (0.0, 1.0, 5.0, 6.0)),      # every lane in the (mirrored) tail
+]
+
+
+@pytest.mark.parametrize("isa", ISAS or [pytest.param("avx2", marks=pytest.mark.skip(reason="this CPU has neither AVX2 (with FMA, F16C) nor AVX-512: no SIMD path to compare"))])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind,params", TAIL_MIX_CASES, ids=[f"{k}{p}" for k, p in TAIL_MIX_CASES])
+def test_packed_tail_every_lane_mix_matches_scalar(isa, dtype, kind, params):
+    n = 3 * 4096 + 17
+    dt = np.dtype(dtype)
+    for off in (0, 5, 2**64 - 1000):
+        want = fill(kind, np.empty(n, dt), params, 11, off, "scalar", 1)
+        for threads in (1, 2):
+            got = fill(kind, np.empty(n, dt), params, 11, off, isa, threads)
+            assert_bits_equal(got, want, f"{isa} {dtype} {kind}{params} off={off} threads={threads}")
+        if kind == "trunc":
+            # the cases are what they claim to be: |z| against the split at 1.4395
+            # (u = 0.075) and the far tail beyond 6.7 (t = sqrt(-log u) = 5)
+            v = want.astype(np.float64)  # mean 0, std 1: v is z
+            assert v.min() >= params[2] - 1e-6 and v.max() <= params[3] + 1e-6
+            z = np.abs(v)
+            if params[2:] == (-1.0, 1.0):
+                assert z.max() < 1.4395
+            if params[2:] == (-1.5, 1.5):
+                assert 0.005 < np.mean(z > 1.4395) < 0.05
+            if params[2:] == (-1.6, -1.3):
+                assert 0.2 < np.mean(z > 1.4395) < 0.8
+            if params[2:] == (-7.5, -6.5):
+                assert 0.05 < np.mean(z > 6.7) < 0.95
+
+
+def test_packed_tail_cases_cover_every_vector_kind():
+    # For the normal stream the tail predicate of each element is known exactly from the
+    # words (tests/reference.py): float32(u - 0.5) < -0.425. Over the test's fill, 8- and
+    # 16-lane vectors with no, one, and several tail lanes all occur.
+    x = _words(11, 0, 3 * 4096)
+    m = (x >> np.uint32(8)) & np.uint32(0x7FFFFF)
+    u = ((2 * m.astype(np.uint64) + 1).astype(np.float64) * 2.0**-25).astype(np.float32)
+    tail = ~((u - np.float32(0.5)) >= np.float32(-0.425))
+    for lanes in (8, 16):
+        per_vec = tail.reshape(-1, lanes).sum(axis=1)
+        assert (per_vec == 0).any() and (per_vec == 1).any() and (per_vec >= 4).any(), lanes
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind,params", CASES[:1] + CASES[2:4], ids=["normal", "trunc23", "trunc_narrow"])
 def test_large_fill_same_bits_for_every_isa_and_thread_count(dtype, kind, params):

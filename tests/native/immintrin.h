@@ -6,13 +6,16 @@
 // intrinsics the kernel also uses, natively), then SIMDe with native aliases, which maps
 // every _mm512_* call and __m512* / __mmask16 type to SIMDe's portable implementation.
 //
-// SIMDe 0.7.4 (Debian bookworm's libsimde-dev 0.7.4~rc2) lacks eight intrinsics that the
+// SIMDe 0.7.4 (Debian bookworm's libsimde-dev 0.7.4~rc2) lacks ten intrinsics that the
 // kernel uses; without a definition the call would bind to GCC's real AVX-512 intrinsic
 // and fail to compile ("inlining failed ... target specific option mismatch"). They are
 // defined below as plain per-lane loops, exactly as the Intel Intrinsics Guide specifies:
 //   _mm512_cmplt_epu32_mask  _mm512_cvtepi32_ps  _mm512_cvtepu64_pd
 //   _mm512_cvtepi32_epi16    _mm512_cvtps_ph     _mm512_stream_si512
 //   _mm512_shuffle_epi32     _mm512_mask_shuffle_epi32
+//   _mm512_mask_expand_ps    _mm512_mask_expand_pd
+// _mm512_maskz_compress_ps/pd, which SIMDe has, are defined here too, so that both halves
+// of the packed tail (csrc/ndtri_packed.h) rest on the Intrinsics Guide's definitions.
 // If a newer SIMDe provides them, these definitions still take precedence (#undef first).
 #ifndef FASTINIT_TESTS_NATIVE_IMMINTRIN_H_
 #define FASTINIT_TESTS_NATIVE_IMMINTRIN_H_
@@ -134,6 +137,29 @@ static inline simde__m512i mask_shuffle_epi32(simde__m512i src, simde__mmask16 k
   return from_lanes<simde__m512i>(r);
 }
 
+// vexpandps / vexpandpd zmm {k}, zmm: the mask's set lanes, in lane order, take a's
+// consecutive lanes from lane 0 on; the clear lanes keep src's.
+template <class V, class T, int N, class K>
+static inline V mask_expand(V src, K k, V a) {
+  T x[N], s[N], r[N];
+  to_lanes(x, a);
+  to_lanes(s, src);
+  for (int j = 0, i = 0; j < N; ++j) r[j] = (k >> j & 1) ? x[i++] : s[j];
+  return from_lanes<V>(r);
+}
+
+// vcompressps / vcompresspd zmm {k}{z}, zmm: the mask's set lanes of a, in lane order,
+// packed to lane 0 on; the rest zero.
+template <class V, class T, int N, class K>
+static inline V maskz_compress(K k, V a) {
+  T x[N], r[N] = {};
+  to_lanes(x, a);
+  for (int j = 0, i = 0; j < N; ++j) {
+    if (k >> j & 1) r[i++] = x[j];
+  }
+  return from_lanes<V>(r);
+}
+
 }  // namespace fastinit_emu
 
 #undef _mm512_cmplt_epu32_mask
@@ -144,6 +170,10 @@ static inline simde__m512i mask_shuffle_epi32(simde__m512i src, simde__mmask16 k
 #undef _mm512_stream_si512
 #undef _mm512_shuffle_epi32
 #undef _mm512_mask_shuffle_epi32
+#undef _mm512_mask_expand_ps
+#undef _mm512_mask_expand_pd
+#undef _mm512_maskz_compress_ps
+#undef _mm512_maskz_compress_pd
 #define _mm512_cmplt_epu32_mask(a, b) fastinit_emu::cmplt_epu32_mask((a), (b))
 #define _mm512_cvtepi32_ps(a) fastinit_emu::cvtepi32_ps((a))
 #define _mm512_cvtepu64_pd(a) fastinit_emu::cvtepu64_pd((a))
@@ -154,5 +184,10 @@ static inline simde__m512i mask_shuffle_epi32(simde__m512i src, simde__mmask16 k
   fastinit_emu::mask_shuffle_epi32((a), static_cast<simde__mmask16>(0xffff), (a), static_cast<int>(imm))
 #define _mm512_mask_shuffle_epi32(src, k, a, imm) \
   fastinit_emu::mask_shuffle_epi32((src), (k), (a), static_cast<int>(imm))
+
+#define _mm512_mask_expand_ps(src, k, a) fastinit_emu::mask_expand<simde__m512, float, 16>((src), (k), (a))
+#define _mm512_mask_expand_pd(src, k, a) fastinit_emu::mask_expand<simde__m512d, double, 8>((src), (k), (a))
+#define _mm512_maskz_compress_ps(k, a) fastinit_emu::maskz_compress<simde__m512, float, 16>((k), (a))
+#define _mm512_maskz_compress_pd(k, a) fastinit_emu::maskz_compress<simde__m512d, double, 8>((k), (a))
 
 #endif  // FASTINIT_TESTS_NATIVE_IMMINTRIN_H_
