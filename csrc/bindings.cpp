@@ -16,6 +16,12 @@
 #include "philox.h"
 #include "threadpool.h"
 
+// Why CMake did (not) build the CUDA kernel (FASTINIT_CUDA=AUTO|ON|OFF and what it found),
+// for info()'s cuda_unavailable_reason; a build outside CMake says only OFF.
+#ifndef FASTINIT_CUDA_BUILD_REASON
+#define FASTINIT_CUDA_BUILD_REASON "FASTINIT_CUDA=OFF"
+#endif
+
 namespace py = pybind11;
 using namespace fastinit;
 
@@ -96,7 +102,7 @@ void cuda_fill(uintptr_t ptr, int device, uintptr_t stream, const std::vector<in
   fill_cuda(t, p, device, stream);
 }
 #else
-[[noreturn]] void no_cuda() { throw std::runtime_error("fastinit was built without CUDA (FASTINIT_CUDA=OFF)"); }
+[[noreturn]] void no_cuda() { throw std::runtime_error("fastinit was built without CUDA (" FASTINIT_CUDA_BUILD_REASON ")"); }
 #endif
 
 }  // namespace
@@ -253,7 +259,7 @@ PYBIND11_MODULE(_C, m) {
     const bool ok = cuda_available(&why);
     return py::make_tuple(ok, why);
 #else
-    return py::make_tuple(false, std::string("built without CUDA"));
+    return py::make_tuple(false, std::string("built without CUDA (" FASTINIT_CUDA_BUILD_REASON ")"));
 #endif
   });
 

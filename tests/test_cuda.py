@@ -32,7 +32,7 @@ def _skip_reason():
     if not torch.cuda.is_available():
         return "torch.cuda.is_available() is False (no CUDA GPU visible)"
     if not _C.cuda_compiled():
-        return "fastinit was built without CUDA (FASTINIT_CUDA=OFF or no nvcc at build time)"
+        return "fastinit was built without CUDA (FASTINIT_CUDA=OFF, or AUTO without nvcc or a CUDA driver at build time)"
     return None
 
 

@@ -153,7 +153,7 @@ def _cuda_skip_reason():
         n = torch.cuda.device_count() if torch.cuda.is_available() else 0
         return f"needs 2 CUDA GPUs for an nccl group (torch sees {n})"
     if not _C.cuda_compiled():
-        return "fastinit was built without CUDA (FASTINIT_CUDA=OFF or no nvcc at build time)"
+        return "fastinit was built without CUDA (FASTINIT_CUDA=OFF, or AUTO without nvcc or a CUDA driver at build time)"
     if not dist.is_nccl_available():
         return "torch.distributed has no nccl backend"
     return None
