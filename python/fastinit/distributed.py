@@ -12,7 +12,7 @@ all-reduce.
 
 import hashlib as _hashlib
 
-from .core.shards import check_placements, dtensor_segments, is_dtensor
+from .core import shards as _shards
 
 __all__ = ["assert_same_seed", "local_segments"]
 
@@ -117,7 +117,7 @@ def local_segments(dtensor):
         >>> fastinit.distributed.local_segments(model.layers[0].attn.q.weight)
         (((1024, 1024),), ((0, 4096),))
     """
-    if not is_dtensor(dtensor):
+    if not _shards.is_dtensor(dtensor):
         raise TypeError(f"local_segments expects a DTensor, not {type(dtensor).__name__}")
-    check_placements(dtensor.placements)
-    return dtensor_segments(dtensor)
+    _shards.check_placements(dtensor.placements)
+    return _shards.dtensor_segments(dtensor)
