@@ -61,7 +61,10 @@ _METHOD_OF = {"uniform": "uniform_", "normal": "normal_"}
 
 
 def _torch_function(fn, tensor, **kwargs):
-    """torch.nn.init's __torch_function__ hook: (handled, result)."""
+    """torch.nn.init's __torch_function__ hook: (handled, result). Every public fill calls it
+    first: torch.nn.init's functions reach a tensor subclass's ``__torch_function__`` through
+    the Tensor methods they call, so fastinit offers the subclass the fastinit function
+    itself (``fn``, every argument by name), before anything is checked or drawn."""
     torch = _torch()
     if torch is not None and torch.overrides.has_torch_function_variadic(tensor):
         return True, torch.overrides.handle_torch_function(fn, (tensor,), tensor=tensor, **kwargs)

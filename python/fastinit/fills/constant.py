@@ -226,8 +226,6 @@ def ones_(tensor, *, seed=None, offset=0):
     Example:
         >>> fastinit.ones_(torch.empty(768))
     """
-    # torch.nn.init's ones_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(ones_, tensor, seed=seed, offset=offset)
     if handled:
         return result
@@ -248,8 +246,6 @@ def zeros_(tensor, *, seed=None, offset=0):
     Example:
         >>> fastinit.zeros_(torch.empty(768))
     """
-    # torch.nn.init's zeros_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(zeros_, tensor, seed=seed, offset=offset)
     if handled:
         return result

@@ -93,8 +93,6 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
         >>> fastinit.variance_scaling_(w, 2.0, "fan_in", "truncated_normal", seed=0)  # He, truncated
         >>> fastinit.variance_scaling_(w, 1.0, "fan_avg", "uniform")                 # Glorot uniform
     """
-    # torch.nn.init's variance_scaling_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(variance_scaling_, tensor, scale=scale, mode=mode, distribution=distribution,
                                       generator=generator, seed=seed, offset=offset)
     if handled:
@@ -155,8 +153,6 @@ def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(256, 128)
         >>> fastinit.lecun_uniform_(w, seed=0)       # bound sqrt(3 / 128)
     """
-    # torch.nn.init's lecun_uniform_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(lecun_uniform_, tensor, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
@@ -199,8 +195,6 @@ def lecun_normal_(tensor, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(256, 128)
         >>> fastinit.lecun_normal_(w, seed=0)        # std 1 / sqrt(128)
     """
-    # torch.nn.init's lecun_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(lecun_normal_, tensor, generator=generator, seed=seed, offset=offset)
     if handled:
         return result

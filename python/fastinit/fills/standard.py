@@ -167,8 +167,6 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_uniform_(w, gain=fastinit.calculate_gain("relu"), seed=0)
     """
-    # torch.nn.init's xavier_uniform_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(xavier_uniform_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
@@ -257,8 +255,6 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         >>> w = torch.empty(64, 3, 7, 7)
         >>> fastinit.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    # torch.nn.init's kaiming_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(kaiming_normal_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
                                       generator=generator, seed=seed, offset=offset)
     if handled:
@@ -299,8 +295,6 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_normal_(w, seed=0)
     """
-    # torch.nn.init's xavier_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(xavier_normal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
@@ -352,8 +346,6 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> w = torch.empty(768, 768)
         >>> fastinit.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)   # as timm's ViT
     """
-    # torch.nn.init's trunc_normal_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(trunc_normal_, tensor, mean=mean, std=std, a=a, b=b, generator=generator,
                                       seed=seed, offset=offset)
     if handled:

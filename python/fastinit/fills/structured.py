@@ -110,8 +110,6 @@ def eye_(tensor):
         >>> w = torch.empty(3, 5)
         >>> fastinit.eye_(w)          # w[i, i] = 1 for i < 3, 0 elsewhere
     """
-    # torch.nn.init's eye_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(eye_, tensor)
     if handled:
         return result
@@ -177,8 +175,6 @@ def dirac_(tensor, groups=1):
         >>> fastinit.dirac_(w)                            # a 3x3 conv that is the identity
         >>> fastinit.dirac_(torch.empty(24, 8, 3), groups=3)
     """
-    # torch.nn.init's dirac_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(dirac_, tensor, groups=groups)
     if handled:
         return result
@@ -294,8 +290,6 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
         >>> fastinit.orthogonal_(w, seed=0)     # the same bits on CPU, CUDA, any thread count
         >>> fastinit.orthogonal_(w, gain=fastinit.calculate_gain("relu"))
     """
-    # torch.nn.init's orthogonal_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(orthogonal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
     if handled:
         return result
@@ -419,8 +413,6 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
         >>> fastinit.sparse_(w, sparsity=0.1, seed=0)     # 10 zeros in every column
         >>> fastinit.sparse_(w, 0.9, std=0.02, generator=torch.Generator().manual_seed(1))
     """
-    # torch.nn.init's sparse_ reaches a subclass's __torch_function__ through the Tensor methods it
-    # calls; fastinit offers the subclass this function itself, before anything is checked
     handled, result = _torch_function(sparse_, tensor, sparsity=sparsity, std=std, generator=generator, seed=seed,
                                       offset=offset)
     if handled:
