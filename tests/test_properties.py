@@ -1199,7 +1199,12 @@ def _context(name):
     if name == "default_device_meta":
         @contextlib.contextmanager
         def default_meta():
-            before = torch.get_default_device()
+            # What was set before (None: no default device). get_default_device() would say
+            # cpu, and set_default_device("cpu") leaves a DeviceContext mode on for every later
+            # test (torch's own warnings then point into torch/utils/_device.py).
+            from torch.utils import _device
+
+            before = _device.CURRENT_DEVICE
             torch.set_default_device("meta")
             try:
                 yield
