@@ -17,14 +17,11 @@ the source of ``TIMM_SMALLEST`` below.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import json
 import os
 import sys
 import time
 import traceback
-import types
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -37,49 +34,7 @@ SEED = 5
 MAX_PARAMS = 5_000_000
 
 
-# --- torchvision stand-in (as tests/test_clients.py: timm imports torchvision at import
-# time, and PyPI's torchvision wheel does not load beside torch's CPU wheel) ---------------
-
-
-def install_torchvision_standin():
-    try:
-        import torchvision  # noqa: F401
-        return False
-    except Exception:
-        pass
-
-    class _Meta(type):
-        def __getattr__(cls, name):
-            if name.startswith("__"):
-                raise AttributeError(name)
-            return _Meta(name, (object,), {})
-
-    class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-        def find_spec(self, fullname, path, target=None):
-            if fullname == "torchvision.models.feature_extraction":
-                return None
-            if fullname == "torchvision" or fullname.startswith("torchvision."):
-                return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-            return None
-
-        def create_module(self, spec):
-            m = types.ModuleType(spec.name)
-            m.__path__ = []
-
-            def ga(name):
-                if name.startswith("__"):
-                    raise AttributeError(name)
-                return _Meta(name, (object,), {})
-            m.__getattr__ = ga
-            return m
-
-        def exec_module(self, module):
-            pass
-
-    for k in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
-        del sys.modules[k]
-    sys.meta_path.insert(0, _Finder())
-    return True
+from torchvision_standin import install as install_torchvision_standin  # noqa: E402
 
 
 # --- transformers: types, classes, shrunk configs ----------------------------------------

@@ -208,43 +208,10 @@ def test_hf_no_init_weights_still_skips_under_patch():
 # models without it. The scripts report "torchvision_stub", and every test that ran on the
 # stand-in says so in its id and in a warning.
 _TIMM_PRELUDE = textwrap.dedent(r"""
-    import importlib.abc, importlib.machinery, json, math, sys, types, warnings
+    import json, math, sys, warnings
     sys.path.insert(0, TESTS_DIR)
-    try:
-        import torchvision  # noqa: F401
-        stub = False
-    except Exception:
-        # A stand-in torchvision: timm imports it at import time (transforms, FrozenBatchNorm2d)
-        # but a ViT never uses it. Any attribute is a placeholder class.
-        class _Meta(type):
-            def __getattr__(cls, name):
-                if name.startswith("__"):
-                    raise AttributeError(name)
-                return _Meta(name, (object,), {})
-
-        class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-            def find_spec(self, fullname, path, target=None):
-                if fullname == "torchvision.models.feature_extraction":
-                    return None
-                if fullname == "torchvision" or fullname.startswith("torchvision."):
-                    return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-                return None
-            def create_module(self, spec):
-                m = types.ModuleType(spec.name)
-                m.__path__ = []
-                def ga(name):
-                    if name.startswith("__"):
-                        raise AttributeError(name)
-                    return _Meta(name, (object,), {})
-                m.__getattr__ = ga
-                return m
-            def exec_module(self, module):
-                pass
-
-        for k in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
-            del sys.modules[k]
-        sys.meta_path.insert(0, _Finder())
-        stub = True
+    import torchvision_standin  # the real torchvision if it loads, else tests/torchvision_standin.py
+    stub = torchvision_standin.install()
 """)
 
 _TIMM_SCRIPT = _TIMM_PRELUDE + textwrap.dedent(r"""
