@@ -664,6 +664,16 @@ def _arg_values():
     ]
 
 
+def _call_outcome(fn, t, args):
+    """_outcome of ``fn(t, *args)`` with warnings ignored and without the returned tensor:
+    ("ok",) or ("raise", exception type, message), what torch's and fastinit's calls are
+    compared by."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        o = _outcome(lambda: fn(t, *args))
+    return o[:1] if o[0] == "ok" else o
+
+
 @pytest.mark.parametrize("position", [0, 1])
 @pytest.mark.parametrize("method", ["uniform_", "normal_"])
 @pytest.mark.parametrize("label,value", _arg_values(), ids=[c[0] for c in _arg_values()])
@@ -676,21 +686,12 @@ def test_double_argument_types_like_torch(method, position, label, value):
     if method == "uniform_" and position == 0 and label in ("big_int",):
         args[1] = 2.0**80  # keep from <= to, so only the type is tested
 
-    def run(fn, t):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                fn(t, *args)
-                return ("ok",)
-            except Exception as e:  # noqa: BLE001 - compared with torch's below
-                return ("raise", type(e), str(e))
-
-    want = run(lambda t, *a: getattr(t, method)(*a), torch.empty(64, dtype=torch.float64))
-    want_init = run(getattr(torch.nn.init, method), torch.empty(64, dtype=torch.float64))
+    want = _call_outcome(lambda t, *a: getattr(t, method)(*a), torch.empty(64, dtype=torch.float64), args)
+    want_init = _call_outcome(getattr(torch.nn.init, method), torch.empty(64, dtype=torch.float64), args)
     assert want[:2] == want_init[:2]  # the method is what torch.nn.init calls
     target = torch.full((64,), 7.0, dtype=torch.float64)
     state = torch.get_rng_state()
-    got = run(getattr(fastinit, method), target)
+    got = _call_outcome(getattr(fastinit, method), target, args)
     if want[0] == "raise":
         assert got == want, (label, got, want)
         assert torch.equal(torch.get_rng_state(), state), "a refused call advanced the generator"
@@ -731,19 +732,10 @@ def test_trunc_normal_rejection_arithmetic_like_torch(shape, args):
     """torch's trunc_normal_ runs candidates.sub_(mean).div_(std) after uniform_(a, b) for
     a narrow interval: its refusals (a bool mean: RuntimeError; a Fraction: TypeError) are
     fastinit's, with torch's message, in torch's order; nothing drawn or written."""
-    def run(fn, t):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                fn(t, *args)
-                return ("ok",)
-            except Exception as e:  # noqa: BLE001 - compared with torch's below
-                return ("raise", type(e), str(e))
-
-    want = run(torch.nn.init.trunc_normal_, torch.empty(shape))
+    want = _call_outcome(torch.nn.init.trunc_normal_, torch.empty(shape), args)
     target = torch.full(shape, 7.0)
     state = torch.get_rng_state()
-    got = run(fastinit.trunc_normal_, target)
+    got = _call_outcome(fastinit.trunc_normal_, target, args)
     assert got == want
     if want[0] == "raise":
         assert torch.equal(torch.get_rng_state(), state), "a refused call advanced the generator"
