@@ -171,3 +171,10 @@ def record_torch_method(name):
             setattr(torch.Tensor, name, orig)
 
     return cm()
+
+
+def named_tensors(model):
+    """Every parameter and buffer of ``model`` by qualified name, tied ones under each name."""
+    out = dict(model.named_parameters(remove_duplicate=False))
+    out.update(model.named_buffers(remove_duplicate=False))
+    return out

@@ -34,6 +34,7 @@ SEED = 5
 MAX_PARAMS = 5_000_000
 
 
+from helpers import named_tensors  # noqa: E402
 from torchvision_standin import install as install_torchvision_standin  # noqa: E402
 
 
@@ -395,16 +396,10 @@ class _Fail(AssertionError):
     pass
 
 
-def _named(model):
-    out = dict(model.named_parameters(remove_duplicate=False))
-    out.update(model.named_buffers(remove_duplicate=False))
-    return out
-
-
 def _ptr_groups(model):
     """Names grouped by storage address (ties), only groups of two or more."""
     groups = {}
-    for n, t in _named(model).items():
+    for n, t in named_tensors(model).items():
         if t.numel() and t.device.type != "meta":
             groups.setdefault((t.data_ptr(), t.dtype, tuple(t.shape)), []).append(n)
     return sorted(sorted(g) for g in groups.values() if len(g) > 1)
@@ -443,13 +438,13 @@ def check(build, make, inputs):
     e1 = build()
     torch.manual_seed(EAGER_SEEDS[1])
     e2 = build()
-    E1, E2 = _named(e1), _named(e2)
+    E1, E2 = named_tensors(e1), named_tensors(e2)
 
     m = make()
-    if not all(t.is_meta for t in _named(m).values() if t.numel()):
+    if not all(t.is_meta for t in named_tensors(m).values() if t.numel()):
         raise _Fail("not built on meta")
     fastinit.materialize_(m, seed=SEED)
-    X = _named(m)
+    X = named_tensors(m)
     if sorted(X) != sorted(E1):
         raise _Fail(f"names differ: {sorted(set(X) ^ set(E1))[:8]}")
     if _ptr_groups(m) != _ptr_groups(e1):
@@ -486,7 +481,7 @@ def check(build, make, inputs):
     # same seed twice: bit-identical
     m2 = make()
     fastinit.materialize_(m2, seed=SEED)
-    Y = _named(m2)
+    Y = named_tensors(m2)
     for n, x in X.items():
         y = Y[n]
         if not (torch.equal(x.detach(), y.detach()) or (x.is_floating_point() and torch.equal(

@@ -27,6 +27,7 @@ import fastinit  # noqa: E402
 import fastinit.models.deferred as deferred_mod  # noqa: E402
 from fastinit import deferred_init, materialize_  # noqa: E402
 from fastinit.models.deferred import DeferredInitError  # noqa: E402
+from helpers import named_tensors  # noqa: E402
 
 P_MIN = 1e-6
 KS_MIN_ELEMENTS = 1000
@@ -40,12 +41,6 @@ def poisoned(monkeypatch):
 
 
 # --- the comparison with the eager build --------------------------------------------------
-
-
-def named_tensors(model):
-    out = dict(model.named_parameters(remove_duplicate=False))
-    out.update(model.named_buffers(remove_duplicate=False))
-    return out
 
 
 def tied_names(model):
