@@ -335,3 +335,64 @@ def test_one_seed_one_model_structured_inits():
     Before the deferred recorder used the registry, orthogonal_ replayed torch's own with a
     seeded generator and eye_/dirac_ counted as random ops, so these models differed."""
     _one_seed_one_model(_StructuredInit)
+
+
+# --- random temporaries: one rule for both paths ----------------------------------------------
+
+
+class _Temporaries(nn.Module):
+    """Init code that draws random temporaries and writes the model's tensors from them:
+    an RNG factory (``torch.randn``, ``torch.rand``, ``torch.randint``, ``torch.randperm``,
+    ``torch.normal``, ``randn_like``), an init function on a scratch tensor (Hugging Face's
+    RWKV and others run ``orthogonal_`` on a float32 temporary) and an RNG method on one.
+    A temporary drawn and dropped still counts."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(16, 16)
+        self.b = nn.Linear(16, 8)
+        self.register_buffer("perm", torch.zeros(16, dtype=torch.long))
+        self.init_weights()
+
+    def init_weights(self):
+        with torch.no_grad():
+            self.a.weight.copy_(torch.randn(16, 16) * 0.02)
+            torch.rand(3)  # drawn and dropped
+            scratch = torch.empty(8, 16)
+            nn.init.orthogonal_(scratch, gain=0.5)
+            self.b.weight.copy_(scratch + torch.rand(8, 16).mul_(1e-3))
+            self.a.bias.copy_(torch.normal(0.0, 0.1, (16,)))
+            self.b.bias.copy_(torch.randn_like(self.b.bias))
+            self.perm.copy_(torch.randperm(16))
+            noise = torch.empty(16).uniform_(-1, 1)
+            self.a.bias.add_(noise * torch.randint(0, 2, (16,)))
+
+
+def test_one_seed_one_model_random_temporaries():
+    """Before: init_module_ drew the factories from torch's global RNG (not keyed: two runs
+    with one seed differed) and materialize_ keyed temporaries by the name of the tensor
+    reading them (``a.weight<0>``), so the two paths gave different models."""
+    _one_seed_one_model(_Temporaries)
+    torch.manual_seed(1)
+    m1 = _Temporaries()
+    torch.manual_seed(2)
+    m2 = _Temporaries()
+    fastinit.init_module_(m1, seed=3)
+    fastinit.init_module_(m2, seed=3)
+    for n, t in _state(m1).items():
+        assert torch.equal(t, _state(m2)[n]), n
+
+
+def test_random_temporaries_keyed_by_program_order():
+    """The i-th random op on a tensor that is not the model's is keyed by
+    ``derive_seed(s, ":temporary:" + i)`` (docs/STREAM.md section 4.1), on both paths."""
+    want = fastinit.normal_(torch.empty(16, 16), seed=derive_seed(5, ":temporary:0")) * 0.02
+    torch.manual_seed(0)
+    eager = _Temporaries()
+    fastinit.init_module_(eager, seed=5)
+    deferred = fastinit.materialize_(fastinit.deferred_init(_Temporaries), seed=5)
+    assert torch.equal(eager.a.weight, want)
+    assert torch.equal(deferred.a.weight, want)
+    g = torch.Generator().manual_seed(derive_seed(5, ":temporary:6") & ((1 << 63) - 1))
+    assert torch.equal(eager.perm, torch.randperm(16, generator=g))
+    assert torch.equal(deferred.perm, eager.perm)

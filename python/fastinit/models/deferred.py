@@ -28,8 +28,9 @@ had when it was read, so later writes to the source do not change what a compute
 saw. In-place ops are not run on meta (torch's meta ``erfinv_`` and ``normal_`` run Python
 references that import ``torch._dynamo``: seconds); only ops whose output shape is needed
 run on meta. When ``fn`` returns, every parameter, buffer and plain tensor attribute is
-keyed to its qualified name (tied ones: the first name) and temporaries to the first named
-tensor that reads them (``name<i>``).
+keyed to its qualified name (tied ones: the first name), and the i-th random op on any other
+storage (a temporary) to ``:temporary:i``, in program order: init_module_'s rule
+(docs/STREAM.md section 4.1).
 
 Values while recording: ``item()``, ``tolist()``, ``bool(t)`` and ops whose output shape
 depends on values (``nonzero``, mask indexing, ``unique``...) are computed for real, on CPU,

@@ -21,8 +21,11 @@ Face's ``TORCH_INIT_FUNCTIONS`` or timm's ``trunc_normal_``, all swapped for key
 versions while code runs) and the in-place RNG tensor methods (``uniform_``/``normal_``
 become fastinit fills; ``random_``, ``bernoulli_``, ``exponential_``, ``log_normal_``,
 ``cauchy_``, ``geometric_`` run torch's op with a CPU generator seeded with the key,
-as ``materialize_`` does). A random op on a tensor that is not the model's (a temporary)
-gets ``derive_seed(s, ":temporary:" + i)`` for the i-th such op of the run.
+as ``materialize_`` does), and the RNG factories (``torch.randn``, ``randperm``...), made
+as ``materialize_``'s replay makes them (models/rng.py). A random op on a tensor that is not
+the model's (a temporary: a factory's result, a scratch tensor) gets
+``derive_seed(s, ":temporary:" + i)`` for the i-th such op of the run, the rule
+``materialize_`` applies over the constructor.
 
 Every step runs for real, in order: an op after an init call sees its result
 (``normal_(w); w.mul_(0.01)`` scales the new values).
@@ -49,14 +52,13 @@ from .. import fills as _fills
 from ..core.targets import check_no_overlap, check_torch_inplace, describe
 from ..fills import registry as _registry
 from . import patch as _patch
+from .rng import RNG_METHOD_FILL, RNG_METHOD_TORCH, factory_fill, is_rng_factory, seeded_torch_op, temporary_name
+from .shapes import _any_meta
 
 __all__ = ["run_plan", "run_seed", "first_names", "tensor_names", "untied", "KEYED"]
 
 _active = threading.local()  # .run: the _Run the current thread's code steps are keyed by
 
-# in-place RNG tensor methods: fastinit fills (parameter names as torch's) / torch's op
-_RNG_FILL_METHODS = {"uniform_": ("from", "to"), "normal_": ("mean", "std")}
-_RNG_TORCH_METHODS = {"random_", "bernoulli_", "exponential_", "log_normal_", "cauchy_", "geometric_"}
 
 
 def first_names(names, k=8):
@@ -112,6 +114,12 @@ def tensor_names(module) -> dict:
     return out
 
 
+def _device_constructors():
+    from torch.utils._device import _device_constructors as constructors
+
+    return constructors()
+
+
 class _Run:
     def __init__(self, module, seed):
         self.seed = seed
@@ -126,7 +134,7 @@ class _Run:
 
         name = self.names.get(_storage_key(tensor)) if isinstance(tensor, torch.Tensor) else None
         if name is None:
-            name = f":temporary:{self.temporaries}"
+            name = temporary_name(self.temporaries)
             self.temporaries += 1
         j = self.ordinals.get(name, 0)
         self.ordinals[name] = j + 1
@@ -164,8 +172,8 @@ class _Run:
             return func(*args, **kwargs)  # torch's own error for a leaf that requires grad
         kwargs = dict(kwargs)
         kwargs.pop("generator", None)
-        if name in _RNG_FILL_METHODS:
-            pnames = _RNG_FILL_METHODS[name]
+        if name in RNG_METHOD_FILL:
+            pnames = RNG_METHOD_FILL[name]
             params = [kwargs.pop(pnames[0], 0.0), kwargs.pop(pnames[1], 1.0)]
             for i, a in enumerate(args[1:3]):
                 params[i] = a
@@ -174,30 +182,39 @@ class _Run:
                 with self._fastinit():
                     getattr(_fills, name)(target, float(params[0]), float(params[1]), seed=self.key(target))
                 return target
-        key = self.key(target)
-        # torch's op with a CPU generator seeded by the key, on one thread, computed on CPU
-        # (materialize_'s replay of the same op, models/deferred.py _Replay.torch_rng)
-        g = torch.Generator(device="cpu")
-        g.manual_seed(key & ((1 << 63) - 1))
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            cpu = lambda x: x.cpu() if isinstance(x, torch.Tensor) else x  # noqa: E731
-            tmp = target if target.device.type == "cpu" else torch.empty(target.shape, dtype=target.dtype)
-            func(tmp, *[cpu(a) for a in args[1:]], generator=g, **{k: cpu(v) for k, v in kwargs.items()})
-            if tmp is not target:
-                with torch.no_grad():
-                    target.copy_(tmp)
-        finally:
-            torch.set_num_threads(threads)
-        return target
+        # torch's op with a CPU generator seeded by the key (materialize_'s replay runs the same)
+        return seeded_torch_op(func, (target,), args[1:], kwargs, self.key(target))
+
+    def rng_factory(self, func, name, args, kwargs):
+        """An RNG factory (``torch.randn``, ``randperm``...) called by the model's code: a
+        temporary, keyed as the next one, made as materialize_'s replay makes it."""
+        import torch
+
+        kwargs = {k: v for k, v in kwargs.items() if k != "generator"}
+        key = self.key(None)
+        as_fill = factory_fill(name, args, kwargs)
+        if as_fill is not None:
+            make, fill, params = as_fill
+            t = make(requires_grad=False)
+            if t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+                with self._fastinit():
+                    getattr(_fills, fill)(t, *params, seed=key)
+                return t.requires_grad_(bool(kwargs.get("requires_grad", False)))
+        device = kwargs.get("device")
+        if device is None:
+            src = next((a for a in args if isinstance(a, torch.Tensor)), None)
+            device = src.device if src is not None else torch.get_default_device()
+        if func in _device_constructors():
+            kwargs["device"] = "cpu"  # computed on the CPU, then moved (the replay's rule)
+        with self._fastinit():
+            return seeded_torch_op(func, (), args, kwargs, key, device)
 
 
 def _mode_class():
     from torch.overrides import TorchFunctionMode
 
     class _RngMethods(TorchFunctionMode):
-        """Keys the in-place RNG tensor methods the model's code calls."""
+        """Keys the in-place RNG tensor methods and the RNG factories the model's code calls."""
 
         def __init__(self, run):
             super().__init__()
@@ -206,11 +223,15 @@ def _mode_class():
         def __torch_function__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
             name = getattr(func, "__name__", "")
-            if not self.run.inside and (name in _RNG_FILL_METHODS or name in _RNG_TORCH_METHODS) and args:
+            if self.run.inside:
+                return func(*args, **kwargs)
+            if (name in RNG_METHOD_FILL or name in RNG_METHOD_TORCH) and args:
                 import torch
 
                 if isinstance(args[0], torch.Tensor) and args[0].device.type != "meta":
                     return self.run.rng_method(func, name, args, kwargs)
+            elif is_rng_factory(name) and kwargs.get("device") != "meta" and not _any_meta(args):
+                return self.run.rng_factory(func, name, args, kwargs)
             return func(*args, **kwargs)
 
     return _RngMethods

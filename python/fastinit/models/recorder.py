@@ -8,6 +8,7 @@ import threading
 
 from .. import fills as _fills
 from . import patch as _patch
+from . import rng as _rng
 from .patch import _originals_of_torch
 from ..fills import registry as _registry
 from .records import (
@@ -35,6 +36,7 @@ class _Recorder:
         self.fastinit_fns = {e.fn: e.name for e in _registry.ENTRIES}
         self.torch_init_fns = {}  # torch.nn.init function object -> name
         self.originals = {}  # name -> torch.nn.init's own function (while the swap is in place)
+        self.rng_ops = []  # (op, storage) of every random op, in program order (temporaries' keys)
 
     # -- references ----------------------------------------------------------------------
     def st_of(self, t):
@@ -65,6 +67,8 @@ class _Recorder:
     def new_storage(self, t, root, device=None):
         st = _Storage(t, root, device)
         self.storages[_key(t)] = st
+        if root.kind in ("fill", "trng"):
+            self.rng_ops.append((root, st))
         return st
 
     def write(self, target, op):
@@ -77,6 +81,7 @@ class _Recorder:
         if op.kind in ("fill", "trng"):
             op.ordinal = st.nrng
             st.nrng += 1
+            self.rng_ops.append((op, st))
         if op.kills():
             st.kills.append(len(st.ops))
         st.ops.append(op)
@@ -201,19 +206,12 @@ class _Recorder:
         like = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if like is not None and name.endswith("_like") and requested is None:
             requested = None if like.is_meta else like.device
-        if name in _RNG_FACTORY_FILL and (like is None) != name.endswith("_like"):
-            if name.endswith("_like"):
-                t = torch.empty_like(*args, **kwargs)
-            else:
-                t = torch.empty(*args, **kwargs)
+        as_fill = _rng.factory_fill(name, args, kwargs)
+        if as_fill is not None:
+            make, fname, params = as_fill
+            t = make(device="meta")
             if t.dtype in _FILL_DTYPES():
-                fname, params = _RNG_FACTORY_FILL[name]
                 self.new_storage(t, _Op("fill", fname, args=params), requested)
-                return t
-        if name == "normal" and len(args) >= 3 and not any(isinstance(a, torch.Tensor) for a in args[:2]):
-            t = torch.empty(args[2], **{k: v for k, v in kwargs.items() if k not in ("out", "device")}, device="meta")
-            if t.dtype in _FILL_DTYPES():
-                self.new_storage(t, _Op("fill", "normal_", args=(float(args[0]), float(args[1]))), requested)
                 return t
         refs = self.to_refs(args)
         rkw = dict(self.to_refs({k: v for k, v in kwargs.items() if k != "device"}))
@@ -370,8 +368,13 @@ class _Recorder:
             if st is not None and st.name is None:
                 st.name = qual
             out[qual] = (kind, ref)
+        # the random ops on storages that are not the model's (temporaries), in program
+        # order: the i-th is keyed by ":temporary:i", as init_module_ keys them (models/rng.py)
+        temporaries = [op for op, st in self.rng_ops if st.name is None]
+        for i, op in enumerate(temporaries):
+            op.key_name = _rng.temporary_name(i)
         for qual, (kind, ref) in out.items():
-            _name_sources(ref.st, qual)
+            _name_sources(ref.st, qual)  # names for messages
         for qual, (kind, ref) in out.items():
             bad = _first_error(ref.st, ref.version)
             if bad is not None:

@@ -5,7 +5,9 @@ over the record (naming, errors, randomness)."""
 from __future__ import annotations
 
 from ..fills import registry as _registry
+from . import rng as _rng
 from .shapes import _dense
+
 
 class DeferredInitError(RuntimeError):
     """An op that deferred_init cannot record or materialize_ cannot replay."""
@@ -18,15 +20,9 @@ _ALLOC = {"empty", "empty_like", "new_empty", "empty_strided", "new_empty_stride
 # constant factories: name -> how to get the value from (args, kwargs)
 _CONST = {"zeros": 0, "zeros_like": 0, "new_zeros": 0, "ones": 1, "ones_like": 1, "new_ones": 1}
 _FULL = {"full", "full_like", "new_full"}
-# RNG factories that are fastinit fills: name -> (fastinit function, default params)
-_RNG_FACTORY_FILL = {"rand": ("uniform_", (0.0, 1.0)), "rand_like": ("uniform_", (0.0, 1.0)),
-                     "randn": ("normal_", (0.0, 1.0)), "randn_like": ("normal_", (0.0, 1.0))}
-# RNG factories replayed as torch's own op with a seeded generator
-_RNG_FACTORY_TORCH = {"randint", "randint_like", "randperm", "bernoulli", "normal", "poisson", "multinomial",
-                      "rand_like", "randn_like"}
-# in-place RNG tensor methods: fastinit fill where one exists, else torch with a generator
-_RNG_METHOD_FILL = {"uniform_": ("from", "to"), "normal_": ("mean", "std")}
-_RNG_METHOD_TORCH = {"random_", "bernoulli_", "exponential_", "log_normal_", "cauchy_", "geometric_"}
+# RNG factories and methods: the tables of models/rng.py (one for recorder, replay and engine)
+_RNG_FACTORY_FILL, _RNG_FACTORY_TORCH = _rng.RNG_FACTORY_FILL, _rng.RNG_FACTORY_TORCH
+_RNG_METHOD_FILL, _RNG_METHOD_TORCH = _rng.RNG_METHOD_FILL, _rng.RNG_METHOD_TORCH
 # in-place methods that only change the Python tensor's metadata (sizes, strides, flags)
 _META_ONLY = {"t_", "transpose_", "squeeze_", "unsqueeze_", "as_strided_", "swapdims_", "swapaxes_",
               "requires_grad_", "retain_grad", "share_memory_", "detach_", "rename_", "refine_names"}
@@ -113,9 +109,12 @@ class _Op:
     """kind: "alloc" | "const" (value) | "fill" (fastinit function ``name``, args, kwargs)
     | "trng" (torch function, args, kwargs, run with a seeded generator) | "call" (torch
     function, args, kwargs). ``ref``: the written view (writes only). ``ordinal``: the RNG
-    op's index among the storage's RNG ops. ``out``: index path into a call's result."""
+    op's index among the storage's RNG ops; ``key_name``: a random op on a storage that is not
+    the model's, its key's name (``:temporary:i``, set when deferred_init names the model).
+    ``out``: index path into a call's result."""
 
-    __slots__ = ("kind", "name", "func", "args", "kwargs", "ref", "ordinal", "out", "value", "explicit_seed")
+    __slots__ = ("kind", "name", "func", "args", "kwargs", "ref", "ordinal", "out", "value", "explicit_seed",
+                 "key_name")
 
     def __init__(self, kind, name="", func=None, args=(), kwargs=None, ref=None, out=None, value=None):
         self.kind = kind
@@ -128,6 +127,7 @@ class _Op:
         self.out = out
         self.value = value
         self.explicit_seed = False
+        self.key_name = None  # a random op on a temporary: its own key name (rng.temporary_name)
 
     def kills(self) -> bool:
         if self.ref is None or not self.ref.whole():

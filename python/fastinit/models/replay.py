@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .. import fills as _fills
 from ..core.seeds import derive_seed
+from .rng import seeded_torch_op
 from .records import (
     _DEVICE, _ELEMENTWISE, _PURE_WRITES, DeferredInitError, _Const, _Ref, _refs_in,
 )
@@ -26,12 +27,12 @@ class _Replay:
         self.keys = {}
         self.live = None  # (storage, base) being replayed
 
-    def key(self, st, ordinal):
-        k = (st.name, ordinal)
-        v = self.keys.get(k)
+    def key(self, st, op):
+        """The key of the random op ``op`` on ``st`` (docs/STREAM.md section 4.1)."""
+        name = op.key_name or (st.name if op.ordinal == 0 else f"{st.name}#{op.ordinal}")
+        v = self.keys.get(name)
         if v is None:
-
-            v = self.keys[k] = derive_seed(self.seed, st.name if ordinal == 0 else f"{st.name}#{ordinal}")
+            v = self.keys[name] = derive_seed(self.seed, name)
         return v
 
     # values of references
@@ -130,12 +131,12 @@ class _Replay:
             base.fill_(r.value)
             return
         if r.kind == "fill":
-            getattr(_fills, r.name)(base, *r.args, seed=self.key(st, 0))
+            getattr(_fills, r.name)(base, *r.args, seed=self.key(st, r))
             return
         try:
             if r.kind == "trng":
-                res = self.torch_rng(r.func, (), self.resolve(r.args), self.resolve(r.kwargs), self.key(st, 0),
-                                     factory=True)
+                res = seeded_torch_op(r.func, (), self.resolve(r.args), self.resolve(r.kwargs), self.key(st, r),
+                                      self.device)
             else:
                 res = r.func(*self.resolve(r.args), **self.resolve(r.kwargs))
         except DeferredInitError:
@@ -153,11 +154,10 @@ class _Replay:
         elif op.kind == "fill":
             kw = dict(op.kwargs)
             if not op.explicit_seed:
-                kw["seed"] = self.key(st, op.ordinal)
+                kw["seed"] = self.key(st, op)
             getattr(_fills, op.name)(view, *op.args, **self.resolve(kw))
         elif op.kind == "trng":
-            self.torch_rng(op.func, (view,), self.resolve(op.args), self.resolve(op.kwargs),
-                           self.key(st, op.ordinal))
+            seeded_torch_op(op.func, (view,), self.resolve(op.args), self.resolve(op.kwargs), self.key(st, op))
         else:
             try:
                 if op.out == ():  # recorded from an out= call: the destination goes back as out=
@@ -167,29 +167,6 @@ class _Replay:
             except Exception as e:
                 raise DeferredInitError(f"materialize_: {name or st.name}: replaying Tensor.{op.name} failed: "
                                         f"{type(e).__name__}: {e}") from e
-
-    def torch_rng(self, func, head, args, kwargs, key, factory=False):
-        """torch's own RNG op with a CPU generator seeded by ``key``, computed on CPU."""
-        torch = _torch()
-        g = torch.Generator(device="cpu")
-        g.manual_seed(key & ((1 << 63) - 1))
-        cpu = lambda x: x.cpu() if isinstance(x, torch.Tensor) else x  # noqa: E731
-        args = tuple(cpu(a) for a in args)
-        kwargs = {k: ("cpu" if v is self.device and k == "device" else cpu(v)) for k, v in kwargs.items()}
-        gkw = {"generator": g} if _takes_generator(func) else {}
-        # one torch thread: LAPACK's QR (orthogonal_) rounds differently with more
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            if factory:
-                return func(*args, **gkw, **kwargs).to(self.device)
-            target = head[0]
-            tmp = target if target.device.type == "cpu" else torch.empty(target.shape, dtype=target.dtype)
-            func(tmp, *args, **gkw, **kwargs)
-            if tmp is not target:
-                target.copy_(tmp)
-        finally:
-            torch.set_num_threads(threads)
 
     # one module tensor
     def final(self, dest, ref, name):
@@ -234,7 +211,7 @@ class _Replay:
                     elif o.kind == "fill":
                         kw = dict(o.kwargs)
                         if not o.explicit_seed:
-                            kw["seed"] = self.key(st, o.ordinal)
+                            kw["seed"] = self.key(st, o)
                         getattr(_fills, o.name)(dt, *o.args, **kw)
                     else:
                         o.func(local, *o.args, **o.kwargs)
@@ -255,13 +232,6 @@ class _Replay:
             _bump(local)
 
 
-def _takes_generator(func) -> bool:
-    import inspect
-
-    try:
-        return "generator" in inspect.signature(func).parameters
-    except (TypeError, ValueError):  # a builtin: torch's RNG ops all take generator=
-        return True
 
 
 def _cpu_index(idx):
