@@ -7,12 +7,10 @@ exception leaves every tensor bit-identical. Each defect test here failed on e09
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
 import textwrap
-import warnings
 
 import pytest
 

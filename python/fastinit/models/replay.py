@@ -123,7 +123,6 @@ class _Replay:
             )
 
     def apply_root(self, st, base, name):
-        torch = _torch()
         r = st.root
         if r.kind == "alloc":
             return
