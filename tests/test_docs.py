@@ -285,8 +285,9 @@ def test_model_key_table_recomputed_independently(stream_doc):
     rows = model_key_rows(stream_doc)
     names = [r[1] for r in rows]
     # the cases the section describes: plain names, the #j suffix (one and two digits), a
-    # temporary's key, UTF-8
-    for want in ("weight", "lin.weight", "lin.weight#1", "lin.bias", ":temporary:0", "head.weight#12"):
+    # temporary's key, an init pass's prefix, UTF-8
+    for want in ("weight", "lin.weight", "lin.weight#1", "lin.bias", ":temporary:0", "head.weight#12",
+                 "init_weights/lin.weight", "init_weights/:temporary:0"):
         assert want in names, want
     assert any(not n.isascii() for n in names) and any(s >= 2**32 for s, *_ in rows)
     for s, name, digest, counter, key in rows:
@@ -336,6 +337,37 @@ def test_materialize_uses_the_documented_keys_and_ordinals(stream_doc):
     # and not op 0's key: the ordinal matters
     w0 = fastinit.normal_(torch.empty(3, 4), std=0.02, seed=keys[(1234, "lin.weight")])
     assert not torch.equal(m.lin.weight.detach(), w0)
+
+
+def test_init_pass_uses_the_documented_keys(stream_doc):
+    """The same normal_ in the model's init_weights() (an init pass, as Hugging Face's
+    post_init runs it) is keyed `init_weights/lin.weight`, by materialize_ and by
+    init_module_; a torch.randn temporary there `init_weights/:temporary:0`."""
+    torch = pytest.importorskip("torch", reason="materialize_ builds torch modules: needs torch")
+    keys = {(s, n): k for s, n, _, _, k in model_key_rows(stream_doc)}
+    nn = torch.nn
+
+    class Parent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+            self.init_weights()
+
+        def init_weights(self):
+            nn.init.normal_(self.lin.weight, std=0.02)
+            with torch.no_grad():
+                self.lin.bias.copy_(torch.randn(3))
+
+    w = fastinit.normal_(torch.empty(3, 4), std=0.02, seed=keys[(1234, "init_weights/lin.weight")])
+    m = fastinit.materialize_(fastinit.deferred_init(Parent), "cpu", seed=1234)
+    e = Parent()
+    fastinit.init_module_(e, seed=1234)
+    assert torch.equal(m.lin.weight.detach(), w) and torch.equal(e.lin.weight.detach(), w)
+    b = fastinit.normal_(torch.empty(3), seed=keys[(7, "init_weights/:temporary:0")])
+    m = fastinit.materialize_(fastinit.deferred_init(Parent), "cpu", seed=7)
+    e = Parent()
+    fastinit.init_module_(e, seed=7)
+    assert torch.equal(m.lin.bias.detach(), b) and torch.equal(e.lin.bias.detach(), b)
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Fills tensors and arrays in place with Philox4x32-10 values whose bits depend on
 (seed, element index): identical across thread counts, SIMD paths, CPU and CUDA, memory
 layouts and shardings. Drop-in for torch.nn.init's uniform and normal families (and its
 constant fills), and the rest of torch.nn.init. docs/STREAM.md is the stream contract
-(stream version 2).
+(stream version 3).
 """
 
 from . import distributed

@@ -5,7 +5,7 @@ import operator as _operator
 from . import _C
 
 __version__ = "0.1.0"
-STREAM_VERSION = 2  # docs/STREAM.md; CHANGELOG.md lists every stream version
+STREAM_VERSION = 3  # docs/STREAM.md; CHANGELOG.md lists every stream version
 
 __all__ = ["__version__", "STREAM_VERSION", "set_num_threads", "get_num_threads", "info"]
 

@@ -52,7 +52,8 @@ from .. import fills as _fills
 from ..core.targets import check_no_overlap, check_torch_inplace, describe
 from ..fills import registry as _registry
 from . import patch as _patch
-from .rng import RNG_METHOD_FILL, RNG_METHOD_TORCH, factory_fill, is_rng_factory, seeded_torch_op, temporary_name
+from .rng import (RNG_METHOD_FILL, RNG_METHOD_TORCH, Passes, factory_fill, is_rng_factory, key_name, seeded_torch_op,
+                  temporary_name)
 from .shapes import _any_meta
 
 __all__ = ["run_plan", "run_seed", "first_names", "tensor_names", "untied", "KEYED"]
@@ -124,21 +125,24 @@ class _Run:
     def __init__(self, module, seed):
         self.seed = seed
         self.names = tensor_names(module)
-        self.ordinals = {}
-        self.temporaries = 0
+        self.ordinals = {}  # (init pass, name) -> random ops counted
+        self.temporaries = {}  # init pass -> random ops on temporaries counted
+        self.passes = Passes()
         self.inside = False
 
     def key(self, tensor):
-        """The key of ``tensor``'s next random op (counts it)."""
+        """The key of ``tensor``'s next random op (counts it in its init pass)."""
         import torch
 
+        p = self.passes.current()
         name = self.names.get(_storage_key(tensor)) if isinstance(tensor, torch.Tensor) else None
         if name is None:
-            name = temporary_name(self.temporaries)
-            self.temporaries += 1
-        j = self.ordinals.get(name, 0)
-        self.ordinals[name] = j + 1
-        return derive_seed(self.seed, name if j == 0 else f"{name}#{j}")
+            i = self.temporaries.get(p, 0)
+            self.temporaries[p] = i + 1
+            return derive_seed(self.seed, key_name(temporary_name(i), 0, p > 0))
+        j = self.ordinals.get((p, name), 0)
+        self.ordinals[(p, name)] = j + 1
+        return derive_seed(self.seed, key_name(name, j, p > 0))
 
     @contextlib.contextmanager
     def _fastinit(self):
@@ -372,7 +376,7 @@ def _code_context(run, label):
 
 def run_plan(module, steps, seed):
     """Run ``steps`` on ``module`` with the model seed ``seed``; atomic (see the module
-    docstring). Returns the run (its ``ordinals``: name -> random ops counted)."""
+    docstring). Returns the run (its ``ordinals``: (init pass, name) -> random ops counted)."""
 
     _check_plan(module, steps)
     backup = _backup(module) if any(s[0] == "code" for s in steps) else None
@@ -392,5 +396,7 @@ def run_plan(module, steps, seed):
         if backup is not None:
             _restore(backup)
         raise
+    finally:
+        run.passes.close()
     return run
 

@@ -49,17 +49,21 @@ One seed ``s`` for the model: ``seed``, or (``seed=None``) one 64-bit key drawn 
 j-th random op (j from 0) on the tensor named ``name`` (its first name in
 ``named_parameters()`` / ``named_buffers()``; views and ``.data`` count for it) is
 filled with ``seed=derive_seed(s, name)`` for j = 0 and ``derive_seed(s, f"{name}#{j}")``
-for j >= 1, offset 0: the key rule of ``materialize_``. So
-``init_module_(model, seed=s)`` and ``materialize_(deferred_init(ctor), seed=s)`` give the
-same bits whenever the constructor's init is the model's own init code (the rules above,
-``reset_parameters``, the library's ``init_weights``). ``derive_seed(s, name)`` =
-``w0 | w1 << 32`` for ``(w0, w1, _, _) = Philox4x32-10(counter = the first 16 bytes of
-SHA-256(name as UTF-8), read as 4 little-endian 32-bit words, key = (s & 0xffffffff,
-s >> 32))``. A tensor's values depend only on ``(s, its name, the ops on it)``, not on the
-traversal order or on which other modules exist. Called code runs with
+for j >= 1, offset 0; inside the library's ``init_weights()`` (an init pass) the ops are
+counted apart and their names carry the prefix ``init_weights/``; the i-th random op of
+a pass on a tensor that is not the model's (``torch.randn(...)``, a scratch tensor) is
+named ``:temporary:i``. That is the key rule of ``materialize_`` (docs/STREAM.md section
+4.1). So ``init_module_(model, seed=s)`` and ``materialize_(deferred_init(ctor), seed=s)``
+give the same bits whenever the constructor's init is the model's own init code (the
+rules above, ``reset_parameters``, the library's ``init_weights``). ``derive_seed(s,
+name)`` = ``w0 | w1 << 32`` for ``(w0, w1, _, _) = Philox4x32-10(counter = the first 16
+bytes of SHA-256(name as UTF-8), read as 4 little-endian 32-bit words, key = (s &
+0xffffffff, s >> 32))``. A tensor's values depend only on ``(s, its name, the ops on
+it)``, not on the traversal order or on which other modules exist. Called code runs with
 ``torch.default_generator`` seeded with ``derive_seed(s, qualname + ":reset_parameters")``
-(library init: ``derive_seed(s, ":init_weights")``) and restored afterwards, for random ops
-that are not keyed (temporaries' factories such as ``torch.randn``).
+(library init: ``derive_seed(s, ":init_weights")``) and restored afterwards, for the random
+ops that are not keyed (torch's RNG factories, methods and init functions all are; a
+dropout, say, is not).
 
 Devices: CPU and CUDA tensors are filled where they are. A model with ``meta`` tensors is
 refused (``ValueError`` naming them): they have no memory to fill, and what their

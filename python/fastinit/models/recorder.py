@@ -37,6 +37,7 @@ class _Recorder:
         self.torch_init_fns = {}  # torch.nn.init function object -> name
         self.originals = {}  # name -> torch.nn.init's own function (while the swap is in place)
         self.rng_ops = []  # (op, storage) of every random op, in program order (temporaries' keys)
+        self.passes = _rng.Passes()  # init_weights() passes (keys)
 
     # -- references ----------------------------------------------------------------------
     def st_of(self, t):
@@ -68,8 +69,15 @@ class _Recorder:
         st = _Storage(t, root, device)
         self.storages[_key(t)] = st
         if root.kind in ("fill", "trng"):
-            self.rng_ops.append((root, st))
+            self.count_rng(root, st)
         return st
+
+    def count_rng(self, op, st):
+        """A random op: its pass and its ordinal in that pass on ``st``."""
+        op.init_pass = p = self.passes.current()
+        op.ordinal = st.nrng.get(p, 0)
+        st.nrng[p] = op.ordinal + 1
+        self.rng_ops.append((op, st))
 
     def write(self, target, op):
         """Record an in-place write of ``op`` to ``target`` (a meta tensor)."""
@@ -79,9 +87,7 @@ class _Recorder:
             st.error = "a meta tensor that was not created under deferred_init"
         op.ref = _Ref(st, target)
         if op.kind in ("fill", "trng"):
-            op.ordinal = st.nrng
-            st.nrng += 1
-            self.rng_ops.append((op, st))
+            self.count_rng(op, st)
         if op.kills():
             st.kills.append(len(st.ops))
         st.ops.append(op)
@@ -369,10 +375,15 @@ class _Recorder:
                 st.name = qual
             out[qual] = (kind, ref)
         # the random ops on storages that are not the model's (temporaries), in program
-        # order: the i-th is keyed by ":temporary:i", as init_module_ keys them (models/rng.py)
-        temporaries = [op for op, st in self.rng_ops if st.name is None]
-        for i, op in enumerate(temporaries):
-            op.key_name = _rng.temporary_name(i)
+        # order: the i-th of a pass is keyed by ":temporary:i", as init_module_ keys them
+        # (models/rng.py)
+        self.passes.close()
+        temporaries = {}
+        for op, st in self.rng_ops:
+            if st.name is None:
+                i = temporaries.get(op.init_pass, 0)
+                temporaries[op.init_pass] = i + 1
+                op.key_name = _rng.key_name(_rng.temporary_name(i), 0, op.init_pass > 0)
         for qual, (kind, ref) in out.items():
             _name_sources(ref.st, qual)  # names for messages
         for qual, (kind, ref) in out.items():

@@ -60,7 +60,7 @@ class _Storage:
         self.ops = []
         self.name = None
         self.device = device
-        self.nrng = 1 if root.kind in ("fill", "trng") else 0
+        self.nrng = {}  # init pass -> random ops counted on this storage in it (models/rng.py)
         self.kills = []  # indices of ops that overwrite the whole storage without reading it
         self.error = None
 
@@ -109,12 +109,12 @@ class _Op:
     """kind: "alloc" | "const" (value) | "fill" (fastinit function ``name``, args, kwargs)
     | "trng" (torch function, args, kwargs, run with a seeded generator) | "call" (torch
     function, args, kwargs). ``ref``: the written view (writes only). ``ordinal``: the RNG
-    op's index among the storage's RNG ops; ``key_name``: a random op on a storage that is not
+    op's index among the storage's RNG ops of its pass ``init_pass``; ``key_name``: a random op on a storage that is not
     the model's, its key's name (``:temporary:i``, set when deferred_init names the model).
     ``out``: index path into a call's result."""
 
     __slots__ = ("kind", "name", "func", "args", "kwargs", "ref", "ordinal", "out", "value", "explicit_seed",
-                 "key_name")
+                 "key_name", "init_pass")
 
     def __init__(self, kind, name="", func=None, args=(), kwargs=None, ref=None, out=None, value=None):
         self.kind = kind
@@ -128,6 +128,7 @@ class _Op:
         self.value = value
         self.explicit_seed = False
         self.key_name = None  # a random op on a temporary: its own key name (rng.temporary_name)
+        self.init_pass = 0  # a random op: its pass (0: outside init_weights(); models/rng.py)
 
     def kills(self) -> bool:
         if self.ref is None or not self.ref.whole():

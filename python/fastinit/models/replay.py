@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import fills as _fills
 from ..core.seeds import derive_seed
-from .rng import seeded_torch_op
+from .rng import key_name, seeded_torch_op
 from .records import (
     _DEVICE, _ELEMENTWISE, _PURE_WRITES, DeferredInitError, _Const, _Ref, _refs_in,
 )
@@ -29,7 +29,7 @@ class _Replay:
 
     def key(self, st, op):
         """The key of the random op ``op`` on ``st`` (docs/STREAM.md section 4.1)."""
-        name = op.key_name or (st.name if op.ordinal == 0 else f"{st.name}#{op.ordinal}")
+        name = op.key_name or key_name(st.name, op.ordinal, op.init_pass > 0)
         v = self.keys.get(name)
         if v is None:
             v = self.keys[name] = derive_seed(self.seed, name)

@@ -7,12 +7,20 @@
   dtype is one fastinit fills (:func:`factory_fill`); any other RNG op (``randint``,
   ``randperm``, ``bernoulli``, ``random_``...) is torch's own op with a CPU generator seeded
   by the key (:func:`seeded_torch_op`).
-* A random op on a tensor that is not the model's is a *temporary*: the i-th such op of
-  the run (of the constructor, for ``materialize_``) is keyed by
-  ``derive_seed(s, temporary_name(i))``.
+* Random ops are counted in *passes* (:class:`Passes`): the code outside any
+  ``init_weights()`` is pass 0; each outermost call of a module's ``init_weights()``
+  (Hugging Face's ``post_init``, timm's constructors; ``init_module_``'s library init) is a
+  pass of its own, whose keys carry the prefix ``init_weights/``. So the keys of a
+  library's init do not depend on what the constructor drew before it (a draw that
+  ``init_module_`` cannot re-run).
+* In a pass, the j-th random op on the tensor named ``name`` is keyed by
+  :func:`key_name` ``(name, j, library)``; the i-th random op on a tensor that is not the
+  model's (a *temporary*) by ``key_name(temporary_name(i), 0, library)``.
 """
 
 from __future__ import annotations
+
+import sys
 
 from .shapes import _torch
 
@@ -31,9 +39,50 @@ RNG_METHOD_TORCH = {"random_", "bernoulli_", "exponential_", "log_normal_", "cau
 _SEED_MASK = (1 << 63) - 1  # torch.Generator.manual_seed takes a signed 64-bit value
 
 
+#: the prefix of the key names of the ops in an ``init_weights()`` pass
+LIBRARY_PREFIX = "init_weights/"
+
+
 def temporary_name(i: int) -> str:
-    """The key name of the i-th random op on a tensor that is not the model's."""
+    """The name of the i-th random op on a tensor that is not the model's."""
     return f":temporary:{i}"
+
+
+def key_name(name: str, ordinal: int, library: bool) -> str:
+    """The name ``derive_seed`` hashes for the ``ordinal``-th random op of a pass on
+    ``name`` (docs/STREAM.md section 4.1)."""
+    base = LIBRARY_PREFIX + name if library else name
+    return base if ordinal == 0 else f"{base}#{ordinal}"
+
+
+class Passes:
+    """Which pass a random op belongs to: 0 outside any ``init_weights()`` of an
+    ``nn.Module``, k >= 1 inside the k-th outermost such call of this recording or run
+    (found on the calling thread's stack, so the engine and the recorder, which see the
+    same code run, agree)."""
+
+    def __init__(self):
+        self.frame = None  # the outermost init_weights frame of the current pass (kept alive:
+        self.count = 0     # a new call cannot reuse its address)
+
+    def current(self) -> int:
+        import torch
+
+        outer = None
+        f = sys._getframe(1)
+        while f is not None:
+            if f.f_code.co_name == "init_weights" and isinstance(f.f_locals.get("self"), torch.nn.Module):
+                outer = f
+            f = f.f_back
+        if outer is None:
+            return 0
+        if outer is not self.frame:
+            self.frame = outer
+            self.count += 1
+        return self.count
+
+    def close(self):
+        self.frame = None
 
 
 def is_rng_factory(name: str) -> bool:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from ..core.bounds import fans
 
@@ -101,6 +102,23 @@ def _transformer(m):
     return [(p, ("xavier_uniform_", (1.0,))) for p in m.parameters() if p.dim() > 1]
 
 
+def _hf_conv1d(m):
+    # transformers 5.24 pytorch_utils.Conv1D (GPT-2, ImageGPT...) has no reset_parameters:
+    # its constructor makes the bias with torch.zeros and calls normal_(weight, std=0.02)
+    return [(m.bias, ("constant_", (0.0,))), (m.weight, ("normal_", (0.0, 0.02)))]
+
+
+def _library_rules() -> dict:
+    """Modules of other libraries that initialize themselves in their constructor, without a
+    ``reset_parameters``: exact class -> rule (the constructor's calls, in order). Only
+    classes of libraries already imported (none is imported here)."""
+    out = {}
+    hf = sys.modules.get("transformers.pytorch_utils")
+    if hf is not None and isinstance(getattr(hf, "Conv1D", None), type):
+        out[hf.Conv1D] = _hf_conv1d
+    return out
+
+
 _RULES = None
 
 
@@ -146,6 +164,9 @@ def rule_for(m):
     rp = getattr(m, "reset_parameters", None)
     if callable(rp):
         return "call", rp
+    lib = _library_rules().get(t)
+    if lib is not None:
+        return "rule", lib
     return None, None
 
 
