@@ -724,3 +724,24 @@ def test_torchdistx_names():
     assert not is_deferred(m) and state_equal(m, ref)
     with pytest.raises(TypeError, match="is_deferred expects"):
         is_deferred(3)
+
+
+def test_reinterpreting_view_of_a_complex_tensor():
+    """timm's csatv2 builds its DCT matrix from ``.real`` of a complex tensor and writes
+    through that view. Before, materialize_ raised DeferredInitError (``replaying
+    torch.contiguous failed: setStorage ... out of bounds``): it laid the float64 view's
+    strides over the complex storage."""
+
+    class Dct(nn.Module):
+        def __init__(self):
+            super().__init__()
+            v = torch.fft.fft(torch.eye(8, dtype=torch.float64), dim=-1)
+            k = torch.exp(torch.tensor(-1j, dtype=torch.complex128) * torch.arange(8)[None, :] / 16)
+            r = (v * k).real
+            r[:, 0] = r[:, 0] * 0.5
+            r[:, 1:] = r[:, 1:] * 2.0
+            self.register_buffer("w", r.contiguous())
+            self.register_buffer("as_ints", torch.ones(4).view(torch.int32).clone())
+            self.lin = nn.Linear(8, 8)
+
+    check_against_eager(Dct, what="Dct")

@@ -13,6 +13,17 @@ from .shapes import _dense, _torch
 from ..core.shards import dtensor_segments, is_dtensor, local_tensor
 
 
+def _view(base, ref):
+    """The view ``ref`` of the storage that ``base`` (its root layout) holds; a view of
+    another dtype (``.real`` of a complex tensor, ``view(dtype)``) reinterprets the bytes,
+    its sizes, strides and offset counted in its own elements."""
+    torch = _torch()
+    if ref.dtype == base.dtype:
+        return torch.as_strided(base, ref.size, ref.stride, ref.offset)
+    out = torch.empty(0, dtype=ref.dtype, device=base.device)
+    return out.set_(base.untyped_storage(), ref.offset, ref.size, ref.stride)
+
+
 # fills that depend on the whole tensor (sparse_'s per-column zeros, orthogonal_'s QR): not
 # written shard by shard, but built whole and sliced
 _WHOLE_ONLY = ("sparse_", "orthogonal_")
@@ -43,7 +54,7 @@ class _Replay:
                 base = self.live[1]
             else:
                 base = self.state(obj.st, obj.version)
-            return torch.as_strided(base, obj.size, obj.stride, obj.offset)
+            return _view(base, obj)
         if isinstance(obj, _Const):
             v = obj.value
             return v.to(self.device) if v.dim() > 0 else v
@@ -101,8 +112,10 @@ class _Replay:
                 for i in range(start, upto):
                     op = st.ops[i]
                     self.live = (st, base, i) if i >= first_live else saved
-                    view = torch.as_strided(base, op.ref.size, op.ref.stride, op.ref.offset)
+                    view = _view(base, op.ref)
                     self.apply(st, op, view, name)
+                    if op.ref.dtype != base.dtype:
+                        mask = None  # a reinterpreting view (.real, view(dtype)): not tracked
                     if mask is not None and (op.kind in ("fill", "trng", "const") or op.name in _PURE_WRITES
                                              or op.name == "__setitem__" or op.out == ()):
                         mview = torch.as_strided(mask, op.ref.size, op.ref.stride, op.ref.offset)
@@ -185,7 +198,7 @@ class _Replay:
         else:
             full = self.state(st, upto)
             with torch.no_grad():
-                dest.copy_(torch.as_strided(full, ref.size, ref.stride, ref.offset))
+                dest.copy_(_view(full, ref))
         _bump(dest)
 
     def final_dtensor(self, dt, ref, name):
@@ -218,7 +231,7 @@ class _Replay:
                 # the whole tensor as a temporary, then this rank's part of it
                 full = self.empty_root(st)
                 self.run(st, full, upto, name)
-                sub = torch.as_strided(full, ref.size, ref.stride, ref.offset)
+                sub = _view(full, ref)
                 segs = dtensor_segments(dt)
                 if local.numel():
                     for d, ss in enumerate(segs):
