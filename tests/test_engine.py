@@ -419,3 +419,55 @@ def test_one_seed_one_model_draw_in_constructor_then_init_weights(model_type):
 
     build, make, _inputs, _level, _params = sweep_models.hf_case(model_type)
     _one_seed_one_model(build)
+
+
+class _ApplyInitWeights(nn.Module):
+    """nanoGPT's and most timm models' pattern: ``self.apply(self._init_weights)`` at the
+    end of the constructor, no ``init_weights()``."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(32, 16)
+        self.blocks = nn.Sequential(nn.Linear(16, 64), nn.GELU(), nn.Linear(64, 16))
+        self.norm = nn.LayerNorm(16)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, m):
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+
+def test_apply_init_weights_is_the_library_init():
+    """Before, init_module_ ran torch's defaults only (kaiming-uniform Linear weights, N(0, 1)
+    embeddings) on such a model: not its constructor's init."""
+    m = _ApplyInitWeights()
+    fastinit.init_module_(m, seed=4)
+    # trunc_normal(std=0.02): std about 0.02; torch's kaiming-uniform default: about 0.14
+    assert float(m.blocks[0].weight.std()) < 0.03 and float(m.blocks[0].bias.abs().max()) == 0.0
+    assert float(m.emb.weight.std()) < 0.05
+    _one_seed_one_model(_ApplyInitWeights)
+
+
+class _BodyDraw(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.cls_token = nn.Parameter(torch.zeros(1, 4))
+        nn.init.trunc_normal_(self.cls_token, std=0.02)  # in the constructor's body
+        self.init_weights()
+
+    def init_weights(self):
+        nn.init.trunc_normal_(self.lin.weight, std=0.02)
+
+
+def test_constructor_body_draw_is_named_in_a_warning():
+    """A parameter that only the constructor's body draws is not re-initialized: named in a
+    warning (before, when the model had a library init, nothing was said)."""
+    m = _BodyDraw()
+    before = m.cls_token.detach().clone()
+    with pytest.warns(UserWarning, match="cls_token"):
+        fastinit.init_module_(m, seed=1)
+    assert torch.equal(m.cls_token.detach(), before)

@@ -30,11 +30,16 @@ it *called*, under :func:`fastinit.patch_torch_init`, so its ``torch.nn.init`` c
 fastinit's. Parameters reached by neither are left as they are and named in a warning.
 
 Library init: when the root module has an ``init_weights()`` method callable without
-arguments (Hugging Face ``PreTrainedModel``, timm models), it is called afterwards under
-``patch_torch_init`` (``library_init=False`` turns this off), because that is what those
+arguments (Hugging Face ``PreTrainedModel``, timm's ViTs), it is called afterwards with
+keyed fills (``library_init=False`` turns this off), because that is what those
 libraries' constructors do after torch's defaults: Llama's normal(0, initializer_range)
-Linear weights, timm ViT's trunc_normal(std=.02)... Hugging Face's
-``_is_hf_initialized`` flags are cleared first (this function re-initializes everything).
+Linear weights, timm ViT's trunc_normal(std=.02)... Without one, a method
+``_init_weights(module)`` is applied as ``self.apply(self._init_weights)`` (what most
+other timm models, nanoGPT and many hand-written models call in their constructor).
+Hugging Face's ``_is_hf_initialized`` flags are cleared first (this function
+re-initializes everything). Draws that a constructor makes in its own body (timm's
+``trunc_normal_(self.pos_embed, std=.02)``) are not init code that can run again: such a
+parameter, if no rule covers it, is left as it is and named in a warning.
 
 Order: modules are visited children first (post-order over ``named_modules()``), the order
 in which construction initializes them, so a parent's own rule (MultiheadAttention's,
@@ -99,23 +104,42 @@ from .schemes import apply_scheme
 __all__ = ["init_module_", "derive_seed"]
 
 
-def _library_init(module):
-    fn = getattr(module, "init_weights", None)
-    if not callable(fn):
-        return None
+def _one_argument(fn) -> bool:
+    """``fn`` takes exactly one argument without a default."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
+        return False
+    P = inspect.Parameter
+    required = [q for q in sig.parameters.values() if q.default is P.empty and q.kind in (
+        P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)]
+    return len(required) == 1 and required[0].kind != P.KEYWORD_ONLY
+
+
+def _library_init(module):
+    """The root's own init code, as its constructor runs it: ``init_weights()`` (Hugging
+    Face's post_init, timm), else ``self.apply(self._init_weights)`` (the other timm
+    models, nanoGPT and many hand-written models: a method of one argument, the module)."""
+    fn = getattr(module, "init_weights", None)
+    if callable(fn):
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            sig = None
+        if sig is not None and not any(
+                p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                                                    p.KEYWORD_ONLY) for p in sig.parameters.values()):
+            if "needs_reset" in sig.parameters:
+                # timm (1.0.31 vision_transformer.py): its constructor calls
+                # init_weights(needs_reset=False) because every module has just run its
+                # reset_parameters; so have they here
+                return lambda: fn(needs_reset=False)
+            return fn
         return None
-    for p in sig.parameters.values():
-        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
-                                                               p.KEYWORD_ONLY):
-            return None
-    if "needs_reset" in sig.parameters:
-        # timm (1.0.31 vision_transformer.py): its constructor calls init_weights(needs_reset=False)
-        # because every module has just run its reset_parameters; so have they here
-        return lambda: fn(needs_reset=False)
-    return fn
+    per_module = getattr(module, "_init_weights", None)
+    if callable(per_module) and _one_argument(per_module):
+        return lambda: module.apply(per_module)
+    return None
 
 
 def _clear_hf_flags(module):
@@ -200,12 +224,16 @@ def init_module_(module, generator=None, *, seed=None, library_init=True, scheme
         steps, covered = default_steps(module)
         if lib is not None:
             steps.append(("code", ":init_weights", lib))
-        missed = [] if lib is not None else [(n, p) for n, p in module.named_parameters() if id(p) not in covered]
-        _refuse_uninitialized(missed)
+        missed = [(n, p) for n, p in module.named_parameters() if id(p) not in covered]
+        if lib is None:
+            _refuse_uninitialized(missed)
+        versions = {id(p): p._version for _, p in missed}
         s = run_seed(seed, generator)
         if lib is not None:
             _clear_hf_flags(module)
         run_plan(module, steps, s)
+    # what neither a rule nor the library's code wrote (an in-place write bumps _version)
+    missed = [(n, p) for n, p in missed if p._version == versions[id(p)]]
     if missed:
         shown = first_names([n for n, _ in missed])
         warnings.warn(
