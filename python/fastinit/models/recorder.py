@@ -122,6 +122,12 @@ class _Recorder:
         inplace = (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_DUNDERS
         if inplace and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
             return self.inplace(func, name, args, kwargs)
+        if (inplace and args and isinstance(args[0], torch.Tensor) and args[0].numel() == 0
+                and (_any_meta(args[1:]) or _any_meta(kwargs))):
+            # a zero-element factory result is made for real (device probes); an in-place
+            # op into it from a recorded tensor writes nothing (lw_detr's copy_ into a
+            # layer with no outputs), as in eager
+            return args[0]
         if isinstance(out, torch.Tensor) and out.is_meta:
             kw = {k: v for k, v in kwargs.items() if k != "out"}
             self.write(out, _Op("call", name, func, self.to_refs(args), self.to_refs(kw), out=()))
@@ -219,6 +225,17 @@ class _Recorder:
             if t.dtype in _FILL_DTYPES():
                 self.new_storage(t, _Op("fill", fname, args=params), requested)
                 return t
+        if name in _FULL:
+            # a fill value that is a recorded 0-d tensor (Hugging Face's inkling:
+            # full_like(t, h[-1])): torch's meta kernel calls .item() on it; its value is
+            # known when its record has no random op (else value() raises, naming it)
+            fill = kwargs.get("fill_value", args[-1] if args else None)
+            if isinstance(fill, torch.Tensor) and fill.is_meta:
+                v = self.value(torch.Tensor.item, "item", (fill,), {})
+                if "fill_value" in kwargs:
+                    kwargs["fill_value"] = v
+                else:
+                    args = tuple(args[:-1]) + (v,)
         refs = self.to_refs(args)
         rkw = dict(self.to_refs({k: v for k, v in kwargs.items() if k != "device"}))
         if has_device:
