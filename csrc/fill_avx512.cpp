@@ -334,20 +334,28 @@ struct Group {
     return _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, _mm512_set1_pd(p.top64), _CMP_GE_OQ), _mm512_set1_pd(p.repl64));
   }
 
-  // Two vectors of float32 to 32 bfloat16, rounded to nearest even (value.h's bf16 rule:
-  // the high half of x + 0x7fff + bit 16 of x). One two-source word permute takes the 32
-  // high halves, where vpmovdw per vector took two shuffle-port uops for every 16 values
-  // on the port Philox saturates (/work/shared/perf-analysis/REPORT.md section 2).
-  static __m512i bf16_rounded(__m512 v) {
-    const __m512i x = _mm512_castps_si512(v);
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
-    return _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), odd);
-  }
+  // Two vectors of float32 to 32 bfloat16, rounded to nearest even: value.h's bf16 rule,
+  // (x + 0x7fff + bit 16 of x) >> 16, done on packed 16-bit words. Two two-source word
+  // permutes gather the 32 high halves H and the 32 low halves L; H is then rounded up
+  // (H + 1, modulo 2^16 as the 32-bit sum carries out) exactly where
+  // L + 0x7fff + (H & 1) >= 2^16, i.e. L >= N = ~((H & 1) | 0x7ffe) (0x8001 for even H,
+  // 0x8000 for odd): one vpternlogd, one vpcmpuw and one masked vpaddw for 32 values,
+  // where the 32-bit rule took four operations for every 16 before its permute (issue 20
+  // item 2; benchmarks/bench_philox.cpp's bf16check compares it with value.h's rule on all
+  // 2^32 float32 patterns, NaN and subnormals included: no mismatch).
   static __m512i bf16x32(__m512 a, __m512 b) {
     const __m512i high_words = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000b0009, 0x000f000d, 0x00130011, 0x00170015,
                                                  0x001b0019, 0x001f001d, 0x00230021, 0x00270025, 0x002b0029, 0x002f002d,
                                                  0x00330031, 0x00370035, 0x003b0039, 0x003f003d);
-    return _mm512_permutex2var_epi16(bf16_rounded(a), high_words, bf16_rounded(b));
+    const __m512i low_words = _mm512_setr_epi32(0x00020000, 0x00060004, 0x000a0008, 0x000e000c, 0x00120010, 0x00160014,
+                                                 0x001a0018, 0x001e001c, 0x00220020, 0x00260024, 0x002a0028, 0x002e002c,
+                                                 0x00320030, 0x00360034, 0x003a0038, 0x003e003c);
+    const __m512i xa = _mm512_castps_si512(a), xb = _mm512_castps_si512(b);
+    const __m512i h = _mm512_permutex2var_epi16(xa, high_words, xb);
+    const __m512i l = _mm512_permutex2var_epi16(xa, low_words, xb);
+    // 0x15 is the truth table of ~((A & B) | C) (Intel SDM, VPTERNLOGD: imm = f(0xF0, 0xCC, 0xAA)).
+    const __m512i n = _mm512_ternarylogic_epi32(h, _mm512_set1_epi16(1), _mm512_set1_epi16(0x7ffe), 0x15);
+    return _mm512_mask_add_epi16(h, _mm512_cmpge_epu16_mask(l, n), h, _mm512_set1_epi16(1));
   }
 
   static void put512(void* dst, __m512i v, bool nt) {
