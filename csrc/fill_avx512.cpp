@@ -244,7 +244,10 @@ FASTINIT_AI void trunc_f64(const __m512i* x, const FillParams& p, __m512d* out) 
   for (int i = 0; i < K; ++i) out[i] = trunc64_finish(z[i], lower[i], p).v;
 }
 
-struct Group {
+// kFolded: the uniform stage's scale arrives multiplied by 2^-24 (float32 family) or 2^-53
+// (float64), see value_f32x16.
+template <bool kFolded>
+struct GroupT {
   static constexpr uint64_t kBlocks = 16 * kSets;
   struct Keys {
     __m512i k0[kPhiloxRounds], k1[kPhiloxRounds];
@@ -321,15 +324,23 @@ struct Group {
     }
   }
 
+  // The uniform value stage (docs/STREAM.md section 3): v = fma(u, scale, lo) with
+  // u = m * 2^-k, m the integer of the word's top bits (k = 24 for float32, 53 for float64),
+  // is the exact m * scale * 2^-k + lo rounded once. Where scale * 2^-k is itself exact
+  // (unless it underflows; fill_run checks), fma(m, scale * 2^-k, lo) is the same exact
+  // sum rounded once: the same bits without u's multiply, one vmulps/vmulpd per vector
+  // less (issue 20 item 3). GroupT<true> gets p.scale32 / p.scale64 so multiplied.
   static __m512 value_f32x16(__m512i x, const FillParams& p) {
-    const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(x, 8)), _mm512_set1_ps(0x1p-24f));
+    __m512 u = _mm512_cvtepi32_ps(_mm512_srli_epi32(x, 8));
+    if (!kFolded) u = _mm512_mul_ps(u, _mm512_set1_ps(0x1p-24f));
     const __m512 v = _mm512_fmadd_ps(u, _mm512_set1_ps(p.scale32), _mm512_set1_ps(p.lo32));
     return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_set1_ps(p.top32), _CMP_GE_OQ), _mm512_set1_ps(p.repl32));
   }
 
   static __m512d value_f64x8(__m512i x, const FillParams& p) {
     // The 53-bit integer is exact in double; vcvtuqq2pd converts it without rounding.
-    const __m512d u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(x, 11)), _mm512_set1_pd(0x1p-53));
+    __m512d u = _mm512_cvtepu64_pd(_mm512_srli_epi64(x, 11));
+    if (!kFolded) u = _mm512_mul_pd(u, _mm512_set1_pd(0x1p-53));
     const __m512d v = _mm512_fmadd_pd(u, _mm512_set1_pd(p.scale64), _mm512_set1_pd(p.lo64));
     return _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, _mm512_set1_pd(p.top64), _CMP_GE_OQ), _mm512_set1_pd(p.repl64));
   }
@@ -421,10 +432,21 @@ struct Group {
   }
 };
 
+using Group = GroupT<false>;
+
 }  // namespace
 
 void fill_run(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
   count_kernel_call(kIsaAvx512);
+  if (p.dist == kUniform) {
+    // scale * 2^-k is exact unless bits were lost to underflow: scaling back by 2^k (exact
+    // for any float) then gives scale again (never for NaN, which keeps the plain form).
+    FillParams folded = p;
+    folded.scale32 = p.scale32 * 0x1p-24f;
+    folded.scale64 = p.scale64 * 0x1p-53;
+    const bool exact = p.dtype == kFloat64 ? folded.scale64 * 0x1p53 == p.scale64 : folded.scale32 * 0x1p24f == p.scale32;
+    if (exact) return run_groups_dist<GroupT<true>, kUniform>(folded, dst, n, first, stream);
+  }
   run_groups<Group>(p, dst, n, first, stream);
 }
 
