@@ -27,7 +27,10 @@ constexpr int kSets = 4;
 // order A, its hi is in swap(A) and the lo it xors (made the round before, from words in
 // order swap(A), since swap is its own inverse) is in swap(A) too. Every round thus
 // alternates the order of the multiplied words, and Group::generate tracks it.
-// vshufps is one uop on every AVX2 core (uops.info); vpshufd and vpblendd are one each.
+// vshufps ymm is one shuffle op like vpshufd (uops.info: one uop on Intel since Haswell and
+// on Zen 2 and later; Intel may add a cycle of bypass latency between the integer and float
+// domains, which four sets in flight hide). Zen 5, L1: Philox floor 1.838 -> 1.777 cycles per
+// word (benchmarks/results/bench_philox_zen5_layout.txt, with the layouts that lost there).
 inline void mulhilo_swap_hi(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
   const __m256i p = _mm256_mul_epu32(a, m);
   const __m256i q = _mm256_mul_epu32(_mm256_shuffle_epi32(a, 0xF5), m);
