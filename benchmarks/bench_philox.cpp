@@ -16,6 +16,8 @@
 // Usage: bench_philox <isa: avx2|avx512|scalar> <reps> <dtype 0..3> <what>
 //   what = uniform | normal | trunc_normal   prints: ticks per value, and a checksum
 //        | floor | mul                       ticks per 32-bit word, and a checksum
+//        | bf16check                         mismatches of the ISA's bfloat16 packing against
+//                                            value.h over all 2^32 float32 patterns
 //        | clock                             core cycles per TSC tick (dependent adds)
 //        | tsc                               TSC ticks per nanosecond
 // Each figure is the median of reps timings. A timing is short (tens of microseconds), so
@@ -44,6 +46,7 @@ namespace avx2 {
 using Reg = __m256i;
 #define BENCH_FLOOR_FN bench_floor_avx2
 #define BENCH_MUL_FN bench_mul_avx2
+#define BENCH_BF16_FN bench_bf16_check_avx2
 static inline Reg bench_mul(Reg a, Reg m) { return _mm256_mul_epu32(a, m); }
 static inline Reg bench_set1(uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
 constexpr int kProducts = 4;  // per vpmuludq
@@ -56,6 +59,7 @@ namespace avx512 {
 using Reg = __m512i;
 #define BENCH_FLOOR_FN bench_floor_avx512
 #define BENCH_MUL_FN bench_mul_avx512
+#define BENCH_BF16_FN bench_bf16_check_avx512
 static inline Reg bench_mul(Reg a, Reg m) { return _mm512_mul_epu32(a, m); }
 static inline Reg bench_set1(uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
 constexpr int kProducts = 8;
@@ -71,6 +75,30 @@ __attribute__((noinline)) void floor_words(const Group::Keys& k, uint64_t block,
       for (int q = 0; q < 4; ++q) memcpy(out + 4 * b + (4 * s + q) * kVecWords, &w[s][q], sizeof(Reg));
     }
   }
+}
+
+// Mismatches of the kernel's bfloat16 packing (Group::bf16x16 / bf16x32: rounding and
+// the pack into stream order) against value.h's f32_to_bf16_bits, over all 2^32 float32
+// bit patterns (NaN, infinities and subnormals included).
+__attribute__((noinline)) uint64_t bf16_check() {
+  constexpr int kVecWords = sizeof(Reg) / 4;
+  uint64_t bad = 0;
+  alignas(64) uint32_t in[2 * kVecWords];
+  alignas(64) uint16_t got[2 * kVecWords];
+  for (uint64_t base = 0; base < (uint64_t{1} << 32); base += 2 * kVecWords) {
+    for (int i = 0; i < 2 * kVecWords; ++i) in[i] = static_cast<uint32_t>(base + i);
+    Reg a, b;
+    memcpy(&a, in, sizeof(Reg));
+    memcpy(&b, in + kVecWords, sizeof(Reg));
+#if BENCH_FLOOR_ISA == 2
+    const Reg r = Group::bf16x16(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b));
+#else
+    const Reg r = Group::bf16x32(_mm512_castsi512_ps(a), _mm512_castsi512_ps(b));
+#endif
+    memcpy(got, &r, sizeof(Reg));
+    for (int i = 0; i < 2 * kVecWords; ++i) bad += got[i] != f32_to_bf16_bits(bits_to_f32(in[i]));
+  }
+  return bad;
 }
 
 }  // namespace avx2 / avx512
@@ -137,6 +165,14 @@ double BENCH_MUL_FN(int reps, uint32_t* chk) {
   return t[t.size() / 2] * 19.0 / 4.0 / kProducts;  // ticks per vpmuludq -> per word
 }
 
+uint64_t BENCH_BF16_FN() {
+#if BENCH_FLOOR_ISA == 2
+  return fastinit::avx2::bf16_check();
+#else
+  return fastinit::avx512::bf16_check();
+#endif
+}
+
 #else  // the benchmark program
 
 #include "fill.h"
@@ -146,6 +182,8 @@ double bench_floor_avx2(int reps, uint64_t n, uint32_t* buf, uint32_t* chk);
 double bench_floor_avx512(int reps, uint64_t n, uint32_t* buf, uint32_t* chk);
 double bench_mul_avx2(int reps, uint32_t* chk);
 double bench_mul_avx512(int reps, uint32_t* chk);
+uint64_t bench_bf16_check_avx2();
+uint64_t bench_bf16_check_avx512();
 
 // Core cycles per TSC tick: a chain of dependent register adds runs at one per cycle on
 // every x86 core of the last decade (Agner Fog's instruction tables).
@@ -198,6 +236,12 @@ int main(int argc, char** argv) {
   if (id < 0 || !isa_supported(id)) {
     std::fprintf(stderr, "isa %s not supported here\n", isa.c_str());
     return 77;
+  }
+  if (what == "bf16check") {
+    if (id == kIsaScalar) return 77;
+    const uint64_t bad = id == kIsaAvx2 ? bench_bf16_check_avx2() : bench_bf16_check_avx512();
+    std::printf("%llu 0\n", static_cast<unsigned long long>(bad));
+    return bad != 0;
   }
   if (what == "floor" || what == "mul") {
     if (id == kIsaScalar) return 77;  // the floors are SIMD code

@@ -14,6 +14,9 @@ Next to every fill it prints two floors, measured in each tree's own code:
 * the multiply floor: Philox's 19 32x32->64 products per block at vpmuludq's measured
   throughput, with nothing else.
 
+With bfloat16 among the dtypes it first checks the working tree's bfloat16 packing of each
+ISA against value.h's rounding on all 2^32 float32 bit patterns and prints the mismatches.
+
 Both are per 32-bit word: a float64 value takes two words, so its floors are doubled.
 
     python benchmarks/bench_philox.py [--base REV] [--rounds 9] [--dtypes float32,bfloat16]
@@ -125,6 +128,14 @@ def main():
               f"alternating runs of base {args.base} and the working tree")
         print(f"{'isa':7} {'dtype':9} {'fill':13} {'base':>7} {'new':>7} {'new/base':>8} "
               f"{'philox floor':>12} {'x floor':>8} {'mul floor':>9} {'x mul':>6}")
+        if "bfloat16" in args.dtypes.split(","):
+            checks = []
+            for isa in args.isas.split(","):
+                r = subprocess.run([exes["new"], isa, "0", "3", "bf16check"], capture_output=True, text=True)
+                if r.returncode != 77:
+                    checks.append(f"{isa} {r.stdout.split()[0] if r.stdout else 'failed: ' + r.stderr.strip()}")
+            print("bfloat16 packing of the working tree vs value.h on all 2^32 float32 patterns, mismatches: "
+                  + ", ".join(checks))
         for isa in args.isas.split(","):
             floors = alternate(exes, args.rounds, isa, "float32", "floor")
             if floors is None:

@@ -17,14 +17,32 @@ namespace {
 constexpr int kSets = 4;
 
 // (hi, lo) = a * m, lane-wise 32x32->64; m is a broadcast multiplier. vpmuludq multiplies
-// the even dwords; vpshufd copies the odd ones down first and lines the product halves
-// up for one blend each. On Intel cores that keeps the shifts and the two-uop vpmulld off
-// ports 0 and 1, which the multiplies need (issue 13; benchmarks/bench_philox.py).
-inline void mulhilo(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
-  const __m256i even = _mm256_mul_epu32(a, m);
-  const __m256i odd = _mm256_mul_epu32(_mm256_shuffle_epi32(a, 0xF5), m);
-  hi = _mm256_blend_epi32(_mm256_shuffle_epi32(even, 0xF5), odd, 0xAA);
-  lo = _mm256_blend_epi32(even, _mm256_shuffle_epi32(odd, 0xA0), 0xAA);
+// the even dwords; vpshufd copies the odd ones down first. Within each 128-bit lane the
+// products are P = (a0 * m, a2 * m) and Q = (a1 * m, a3 * m).
+//
+// hi comes out of one vshufps of P and Q, in the lane order (0, 2, 1, 3) of a's ("swapped"),
+// where putting it back in a's order took a vpshufd and a vpblendd (issue 20: one permute
+// per recombination). lo keeps a's order (vpshufd + vpblendd). Philox xors a round's hi
+// with the previous round's lo, so the swap cancels: if a round's multiplied words are in
+// order A, its hi is in swap(A) and the lo it xors (made the round before, from words in
+// order swap(A), since swap is its own inverse) is in swap(A) too. Every round thus
+// alternates the order of the multiplied words, and Group::generate tracks it.
+// vshufps ymm is one shuffle op like vpshufd (uops.info: one uop on Intel since Haswell and
+// on Zen 2 and later; Intel may add a cycle of bypass latency between the integer and float
+// domains, which four sets in flight hide). Zen 5, L1: Philox floor 1.838 -> 1.777 cycles per
+// word (benchmarks/results/bench_philox_zen5_layout.txt, with the layouts that lost there).
+inline void mulhilo_swap_hi(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
+  const __m256i p = _mm256_mul_epu32(a, m);
+  const __m256i q = _mm256_mul_epu32(_mm256_shuffle_epi32(a, 0xF5), m);
+  hi = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(p), _mm256_castsi256_ps(q), _MM_SHUFFLE(3, 1, 3, 1)));
+  lo = _mm256_blend_epi32(p, _mm256_shuffle_epi32(q, 0xA0), 0xAA);
+}
+// The last round: nothing xors its lo later, so lo may come out swapped too (one vshufps).
+inline void mulhilo_swap_both(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
+  const __m256i p = _mm256_mul_epu32(a, m);
+  const __m256i q = _mm256_mul_epu32(_mm256_shuffle_epi32(a, 0xF5), m);
+  hi = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(p), _mm256_castsi256_ps(q), _MM_SHUFFLE(3, 1, 3, 1)));
+  lo = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(p), _mm256_castsi256_ps(q), _MM_SHUFFLE(2, 0, 2, 0)));
 }
 
 // ---- lane types for normal.h's templates: each operation is the scalar one, lane-wise --
@@ -362,7 +380,10 @@ FASTINIT_AI void trunc_f64(const __m256i* x, const FillParams& p, __m256d* out) 
   for (int i = 0; i < K; ++i) out[i] = trunc64_finish(z[i], lower[i], p).v[0];
 }
 
-struct Group {
+// kFolded: the uniform stage's scale arrives multiplied by 2^-24 (float32 family) or 2^-53
+// (float64), see value_f32x8.
+template <bool kFolded>
+struct GroupT {
   static constexpr uint64_t kBlocks = 8 * kSets;
   struct Keys {
     __m256i k0[kPhiloxRounds], k1[kPhiloxRounds];
@@ -379,11 +400,19 @@ struct Group {
 
   // Words of blocks [block, block + 8 * kSets) in stream order: w[s][q] holds blocks
   // block + 8s + 2q and block + 8s + 2q + 1.
+  //
+  // Lane orders (see mulhilo_swap_hi): "swapped" means blocks (0, 2, 1, 3) in each 128-bit
+  // lane. Round 0 multiplies counter word 0 swapped, so its hi (and the new words 0 and 2)
+  // come out in block order and its lo (word 3) swapped; word 1 of the counter enters
+  // unswapped. From then on words 0 and 2 alternate between block order (after even
+  // rounds) and swapped (after odd rounds), words 1 and 3 are always in the other order,
+  // and the last round (9) leaves all four swapped, which the transpose undoes for free.
   static void generate(const Keys& k, uint64_t block, __m256i w[kSets][4]) {
     const __m256i m0 = _mm256_set1_epi32(static_cast<int>(kPhiloxM0));
     const __m256i m1 = _mm256_set1_epi32(static_cast<int>(kPhiloxM1));
     const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i lane_swapped = _mm256_setr_epi32(0, 2, 1, 3, 4, 6, 5, 7);
     __m256i c[kSets][4];
     for (int s = 0; s < kSets; ++s) {
       const uint64_t b = block + 8 * s;
@@ -392,7 +421,7 @@ struct Group {
       // A carry into the high word where b + j crosses a multiple of 2^32 (unsigned c0 < lo);
       // block indices live modulo 2^62 (kBlockMask).
       const __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(lo, sign), _mm256_xor_si256(c0, sign));
-      c[s][0] = c0;
+      c[s][0] = _mm256_add_epi32(lo, lane_swapped);
       c[s][1] = _mm256_and_si256(_mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(b >> 32))), carry),
                                  _mm256_set1_epi32(static_cast<int>(kBlockHiMask)));
     }
@@ -400,7 +429,7 @@ struct Group {
     // so c = (c1 ^ k0, 0, hi(M0 c0) ^ k1, lo(M0 c0)).
     for (int s = 0; s < kSets; ++s) {
       __m256i hi0, lo0;
-      mulhilo(c[s][0], m0, hi0, lo0);
+      mulhilo_swap_hi(c[s][0], m0, hi0, lo0);
       c[s][0] = _mm256_xor_si256(c[s][1], k.k0[0]);
       c[s][1] = _mm256_setzero_si256();
       c[s][2] = _mm256_xor_si256(hi0, k.k1[0]);
@@ -412,33 +441,47 @@ struct Group {
 #pragma GCC unroll 4
       for (int s = 0; s < kSets; ++s) {
         __m256i hi0, lo0, hi1, lo1;
-        mulhilo(c[s][0], m0, hi0, lo0);
-        mulhilo(c[s][2], m1, hi1, lo1);
+        if (r + 1 < kPhiloxRounds) {
+          mulhilo_swap_hi(c[s][0], m0, hi0, lo0);
+          mulhilo_swap_hi(c[s][2], m1, hi1, lo1);
+        } else {
+          mulhilo_swap_both(c[s][0], m0, hi0, lo0);
+          mulhilo_swap_both(c[s][2], m1, hi1, lo1);
+        }
         c[s][0] = _mm256_xor_si256(_mm256_xor_si256(hi1, c[s][1]), k.k0[r]);
         c[s][1] = lo1;
         c[s][2] = _mm256_xor_si256(_mm256_xor_si256(hi0, c[s][3]), k.k1[r]);
         c[s][3] = lo0;
       }
     }
+    // All four words are swapped: lane j of the first three unpacks holds blocks (0, 2, 1, 3)[j],
+    // so u0..u3 hold blocks 0|4, 2|6, 1|5, 3|7 and the 128-bit permutes pair them up.
     for (int s = 0; s < kSets; ++s) {
       const __m256i t0 = _mm256_unpacklo_epi32(c[s][0], c[s][1]);
       const __m256i t1 = _mm256_unpackhi_epi32(c[s][0], c[s][1]);
       const __m256i t2 = _mm256_unpacklo_epi32(c[s][2], c[s][3]);
       const __m256i t3 = _mm256_unpackhi_epi32(c[s][2], c[s][3]);
       const __m256i u0 = _mm256_unpacklo_epi64(t0, t2);  // blocks 0 | 4
-      const __m256i u1 = _mm256_unpackhi_epi64(t0, t2);  // blocks 1 | 5
-      const __m256i u2 = _mm256_unpacklo_epi64(t1, t3);  // blocks 2 | 6
+      const __m256i u1 = _mm256_unpackhi_epi64(t0, t2);  // blocks 2 | 6
+      const __m256i u2 = _mm256_unpacklo_epi64(t1, t3);  // blocks 1 | 5
       const __m256i u3 = _mm256_unpackhi_epi64(t1, t3);  // blocks 3 | 7
-      w[s][0] = _mm256_permute2x128_si256(u0, u1, 0x20);
-      w[s][1] = _mm256_permute2x128_si256(u2, u3, 0x20);
-      w[s][2] = _mm256_permute2x128_si256(u0, u1, 0x31);
-      w[s][3] = _mm256_permute2x128_si256(u2, u3, 0x31);
+      w[s][0] = _mm256_permute2x128_si256(u0, u2, 0x20);
+      w[s][1] = _mm256_permute2x128_si256(u1, u3, 0x20);
+      w[s][2] = _mm256_permute2x128_si256(u0, u2, 0x31);
+      w[s][3] = _mm256_permute2x128_si256(u1, u3, 0x31);
     }
   }
 
   // The float32 formula (docs/STREAM.md section 3) on 8 words, with the upper-bound rule.
+  // v = fma(u, scale, lo) with u = m * 2^-k, m the integer of the word's top bits (k = 24
+  // for float32, 53 for float64), is the exact m * scale * 2^-k + lo rounded once. Where
+  // scale * 2^-k is itself exact (unless it underflows; fill_run checks), fma(m,
+  // scale * 2^-k, lo) is the same exact sum rounded once: the same bits without u's
+  // multiply, one vmulps/vmulpd per vector less (issue 20 item 3). GroupT<true> gets
+  // p.scale32 / p.scale64 so multiplied.
   static __m256 value_f32x8(__m256i x, const FillParams& p) {
-    const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(x, 8)), _mm256_set1_ps(0x1p-24f));
+    __m256 u = _mm256_cvtepi32_ps(_mm256_srli_epi32(x, 8));
+    if (!kFolded) u = _mm256_mul_ps(u, _mm256_set1_ps(0x1p-24f));
     const __m256 v = _mm256_fmadd_ps(u, _mm256_set1_ps(p.scale32), _mm256_set1_ps(p.lo32));
     return _mm256_blendv_ps(v, _mm256_set1_ps(p.repl32), _mm256_cmp_ps(v, _mm256_set1_ps(p.top32), _CMP_GE_OQ));
   }
@@ -452,7 +495,8 @@ struct Group {
     const __m256d hi = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(m, 32), magic)), two52);
     const __m256d lo = _mm256_sub_pd(
         _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(m, _mm256_set1_epi64x(0xffffffffLL)), magic)), two52);
-    const __m256d u = _mm256_mul_pd(_mm256_fmadd_pd(hi, _mm256_set1_pd(0x1p32), lo), _mm256_set1_pd(0x1p-53));
+    __m256d u = _mm256_fmadd_pd(hi, _mm256_set1_pd(0x1p32), lo);
+    if (!kFolded) u = _mm256_mul_pd(u, _mm256_set1_pd(0x1p-53));
     const __m256d v = _mm256_fmadd_pd(u, _mm256_set1_pd(p.scale64), _mm256_set1_pd(p.lo64));
     return _mm256_blendv_pd(v, _mm256_set1_pd(p.repl64), _mm256_cmp_pd(v, _mm256_set1_pd(p.top64), _CMP_GE_OQ));
   }
@@ -535,10 +579,21 @@ struct Group {
   }
 };
 
+using Group = GroupT<false>;
+
 }  // namespace
 
 void fill_run(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
   count_kernel_call(kIsaAvx2);
+  if (p.dist == kUniform) {
+    // scale * 2^-k is exact unless bits were lost to underflow: scaling back by 2^k (exact
+    // for any float) then gives scale again (never for NaN, which keeps the plain form).
+    FillParams folded = p;
+    folded.scale32 = p.scale32 * 0x1p-24f;
+    folded.scale64 = p.scale64 * 0x1p-53;
+    const bool exact = p.dtype == kFloat64 ? folded.scale64 * 0x1p53 == p.scale64 : folded.scale32 * 0x1p24f == p.scale32;
+    if (exact) return run_groups_dist<GroupT<true>, kUniform>(folded, dst, n, first, stream);
+  }
   run_groups<Group>(p, dst, n, first, stream);
 }
 

@@ -244,7 +244,10 @@ FASTINIT_AI void trunc_f64(const __m512i* x, const FillParams& p, __m512d* out) 
   for (int i = 0; i < K; ++i) out[i] = trunc64_finish(z[i], lower[i], p).v;
 }
 
-struct Group {
+// kFolded: the uniform stage's scale arrives multiplied by 2^-24 (float32 family) or 2^-53
+// (float64), see value_f32x16.
+template <bool kFolded>
+struct GroupT {
   static constexpr uint64_t kBlocks = 16 * kSets;
   struct Keys {
     __m512i k0[kPhiloxRounds], k1[kPhiloxRounds];
@@ -321,33 +324,49 @@ struct Group {
     }
   }
 
+  // The uniform value stage (docs/STREAM.md section 3): v = fma(u, scale, lo) with
+  // u = m * 2^-k, m the integer of the word's top bits (k = 24 for float32, 53 for float64),
+  // is the exact m * scale * 2^-k + lo rounded once. Where scale * 2^-k is itself exact
+  // (unless it underflows; fill_run checks), fma(m, scale * 2^-k, lo) is the same exact
+  // sum rounded once: the same bits without u's multiply, one vmulps/vmulpd per vector
+  // less (issue 20 item 3). GroupT<true> gets p.scale32 / p.scale64 so multiplied.
   static __m512 value_f32x16(__m512i x, const FillParams& p) {
-    const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(x, 8)), _mm512_set1_ps(0x1p-24f));
+    __m512 u = _mm512_cvtepi32_ps(_mm512_srli_epi32(x, 8));
+    if (!kFolded) u = _mm512_mul_ps(u, _mm512_set1_ps(0x1p-24f));
     const __m512 v = _mm512_fmadd_ps(u, _mm512_set1_ps(p.scale32), _mm512_set1_ps(p.lo32));
     return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_set1_ps(p.top32), _CMP_GE_OQ), _mm512_set1_ps(p.repl32));
   }
 
   static __m512d value_f64x8(__m512i x, const FillParams& p) {
     // The 53-bit integer is exact in double; vcvtuqq2pd converts it without rounding.
-    const __m512d u = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(x, 11)), _mm512_set1_pd(0x1p-53));
+    __m512d u = _mm512_cvtepu64_pd(_mm512_srli_epi64(x, 11));
+    if (!kFolded) u = _mm512_mul_pd(u, _mm512_set1_pd(0x1p-53));
     const __m512d v = _mm512_fmadd_pd(u, _mm512_set1_pd(p.scale64), _mm512_set1_pd(p.lo64));
     return _mm512_mask_mov_pd(v, _mm512_cmp_pd_mask(v, _mm512_set1_pd(p.top64), _CMP_GE_OQ), _mm512_set1_pd(p.repl64));
   }
 
-  // Two vectors of float32 to 32 bfloat16, rounded to nearest even (value.h's bf16 rule:
-  // the high half of x + 0x7fff + bit 16 of x). One two-source word permute takes the 32
-  // high halves, where vpmovdw per vector took two shuffle-port uops for every 16 values
-  // on the port Philox saturates (/work/shared/perf-analysis/REPORT.md section 2).
-  static __m512i bf16_rounded(__m512 v) {
-    const __m512i x = _mm512_castps_si512(v);
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(x, 16), _mm512_set1_epi32(1));
-    return _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), odd);
-  }
+  // Two vectors of float32 to 32 bfloat16, rounded to nearest even: value.h's bf16 rule,
+  // (x + 0x7fff + bit 16 of x) >> 16, done on packed 16-bit words. Two two-source word
+  // permutes gather the 32 high halves H and the 32 low halves L; H is then rounded up
+  // (H + 1, modulo 2^16 as the 32-bit sum carries out) exactly where
+  // L + 0x7fff + (H & 1) >= 2^16, i.e. L >= N = ~((H & 1) | 0x7ffe) (0x8001 for even H,
+  // 0x8000 for odd): one vpternlogd, one vpcmpuw and one masked vpaddw for 32 values,
+  // where the 32-bit rule took four operations for every 16 before its permute (issue 20
+  // item 2; benchmarks/bench_philox.cpp's bf16check compares it with value.h's rule on all
+  // 2^32 float32 patterns, NaN and subnormals included: no mismatch).
   static __m512i bf16x32(__m512 a, __m512 b) {
     const __m512i high_words = _mm512_setr_epi32(0x00030001, 0x00070005, 0x000b0009, 0x000f000d, 0x00130011, 0x00170015,
                                                  0x001b0019, 0x001f001d, 0x00230021, 0x00270025, 0x002b0029, 0x002f002d,
                                                  0x00330031, 0x00370035, 0x003b0039, 0x003f003d);
-    return _mm512_permutex2var_epi16(bf16_rounded(a), high_words, bf16_rounded(b));
+    const __m512i low_words = _mm512_setr_epi32(0x00020000, 0x00060004, 0x000a0008, 0x000e000c, 0x00120010, 0x00160014,
+                                                 0x001a0018, 0x001e001c, 0x00220020, 0x00260024, 0x002a0028, 0x002e002c,
+                                                 0x00320030, 0x00360034, 0x003a0038, 0x003e003c);
+    const __m512i xa = _mm512_castps_si512(a), xb = _mm512_castps_si512(b);
+    const __m512i h = _mm512_permutex2var_epi16(xa, high_words, xb);
+    const __m512i l = _mm512_permutex2var_epi16(xa, low_words, xb);
+    // 0x15 is the truth table of ~((A & B) | C) (Intel SDM, VPTERNLOGD: imm = f(0xF0, 0xCC, 0xAA)).
+    const __m512i n = _mm512_ternarylogic_epi32(h, _mm512_set1_epi16(1), _mm512_set1_epi16(0x7ffe), 0x15);
+    return _mm512_mask_add_epi16(h, _mm512_cmpge_epu16_mask(l, n), h, _mm512_set1_epi16(1));
   }
 
   static void put512(void* dst, __m512i v, bool nt) {
@@ -413,10 +432,21 @@ struct Group {
   }
 };
 
+using Group = GroupT<false>;
+
 }  // namespace
 
 void fill_run(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
   count_kernel_call(kIsaAvx512);
+  if (p.dist == kUniform) {
+    // scale * 2^-k is exact unless bits were lost to underflow: scaling back by 2^k (exact
+    // for any float) then gives scale again (never for NaN, which keeps the plain form).
+    FillParams folded = p;
+    folded.scale32 = p.scale32 * 0x1p-24f;
+    folded.scale64 = p.scale64 * 0x1p-53;
+    const bool exact = p.dtype == kFloat64 ? folded.scale64 * 0x1p53 == p.scale64 : folded.scale32 * 0x1p24f == p.scale32;
+    if (exact) return run_groups_dist<GroupT<true>, kUniform>(folded, dst, n, first, stream);
+  }
   run_groups<Group>(p, dst, n, first, stream);
 }
 
