@@ -216,3 +216,25 @@ def test_public_uniform_contiguous(dtype):
     r = fastinit.uniform_(a, -0.5, 0.5, seed=11, offset=2**64 - 3)
     assert r is a
     assert_bits_equal(a, R.expected(a.shape, dtype, -0.5, 0.5, 11, 2**64 - 3), "public uniform_")
+
+
+# Bounds where the SIMD uniform's folded scale (2^-24 or 2^-53 times (hi - lo), one multiply
+# less per vector; issue 20) is inexact and the kernel must fall back to the unfolded form,
+# one where the fold is exact (a subnormal but power-of-two product), and NaN / infinite
+# bounds, which never fold. Forcing the fold on for every call made these differ.
+_FOLD_BOUNDS = [(0.0, 1e-35), (1e-40, 3e-40), (0.0, 2.0**-110), (0.0, 1e-300), (float("nan"), 1.0),
+                (0.0, float("inf"))]
+
+
+@pytest.mark.parametrize("lo,hi", _FOLD_BOUNDS, ids=["1e-35", "subnormal-range", "2^-110", "1e-300", "nan-lo",
+                                                     "inf-hi"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_uniform_scale_fold_fallback_matches_scalar(isa, dtype, lo, hi):
+    dt = BF16 if dtype == "bfloat16" else np.dtype(dtype)
+    n, offset, seed = 4099, 7, 0x5EED
+    got = c_fill(np.empty(n, dt), lo, hi, seed, offset, isa=isa)
+    want = c_fill(np.empty(n, dt), lo, hi, seed, offset, isa="scalar")
+    assert_bits_equal(got, want, f"{isa} {dtype} U({lo}, {hi})")
+    if np.isfinite(lo) and np.isfinite(hi):
+        # and the independent NumPy oracle, where it defines the bits (finite bounds)
+        assert_bits_equal(got, R.expected((n,), dtype, lo, hi, seed, offset), f"{isa} {dtype} oracle")
