@@ -32,6 +32,17 @@ SEED = 5
 #: a model above this many parameters (built on meta) is not built eagerly at that
 #: shrink level: four builds of it would not fit the sweep's time
 MAX_PARAMS = 5_000_000
+#: where no shrink gets under MAX_PARAMS (a codec whose convolution stack the config does
+#: not size by any width), the smallest build under this is checked instead
+MAX_PARAMS_LAST = 30_000_000
+
+#: transformers types whose model code needs timm: transformers counts timm as available
+#: only with torchvision (``is_timm_available``), which does not load beside torch's CPU
+#: wheel here; their worker runs with the torchvision stand-in (timm's model code only)
+HF_TORCHVISION_STANDIN = ("conditional_detr", "dab-detr", "deformable_detr", "detr", "edgetam",
+                          "edgetam_vision_model", "fast_vlm", "gemma3n", "gemma3n_vision", "omdet-turbo",
+                          "pe_audio_video", "pe_audio_video_encoder", "pe_video", "pe_video_encoder",
+                          "perception_lm", "table-transformer", "timm_backbone", "timm_wrapper")
 
 
 from helpers import named_tensors  # noqa: E402
@@ -62,6 +73,39 @@ def hf_class_name(model_type):
         name = getattr(ma, m).get(model_type)
         if name:
             return name if isinstance(name, str) else name[0]
+    return None
+
+
+def hf_sub_class(model_type):
+    """For a sub-config with no class in any auto mapping (``AlignTextConfig``): its model
+    class in the config's own modeling module, by Hugging Face's naming convention
+    (``AlignTextModel``, ``...ForCausalLM``, the bare stem...), else the one class there
+    whose ``config_class`` is it or whose ``__init__`` takes it. None if there is none."""
+    import importlib
+    import inspect
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    cc = CONFIG_MAPPING[model_type]
+    pkg = cc.__module__.rsplit(".", 1)[0]
+    try:
+        mm = importlib.import_module(f"{pkg}.modeling_{pkg.rsplit('.', 1)[1]}")
+    except ImportError:
+        return None
+    stem = cc.__name__[:-len("Config")]
+    for suffix in ("Model", "", "ForCausalLM", "Encoder", "Decoder", "ForConditionalGeneration", "Transformer",
+                   "VisionModel", "TextModel"):
+        c = getattr(mm, stem + suffix, None)
+        if inspect.isclass(c):
+            return c
+    import torch
+    mods = [c for _, c in inspect.getmembers(mm, inspect.isclass)
+            if issubclass(c, torch.nn.Module) and c.__module__ == mm.__name__]
+    for c in mods:
+        if getattr(c, "config_class", None) is cc:
+            return c
+    for c in mods:
+        params = list(inspect.signature(c.__init__).parameters.values())[1:2]
+        if params and cc.__name__ in str(params[0].annotation):
+            return c
     return None
 
 
@@ -260,13 +304,13 @@ def hf_case(model_type):
     import torch
     import transformers
     name = hf_class_name(model_type)
-    if name is None:
-        raise _Skip("no model class in any auto mapping (a sub-config of a composite model)")
-    try:
-        cls = getattr(transformers, name)
-    except Exception as e:
-        raise _Skip(f"{name} not importable: {type(e).__name__}: {str(e)[:200]}")
-    errors = []
+    cls = getattr(transformers, name, None) if name else None
+    if cls is None:  # a sub-config, or a class the package does not export
+        cls = hf_sub_class(model_type)
+    if cls is None:
+        raise _Skip("no model class: in no auto mapping, and its config's modeling module has none by name, "
+                    "config_class or __init__ annotation")
+    errors, fits = [], []
     for level in LEVELS:
         try:
             cfg = hf_config(model_type, level)
@@ -278,20 +322,28 @@ def hf_case(model_type):
             continue
         if params > MAX_PARAMS:
             errors.append(f"L{level}: {params} params")
+            if params <= MAX_PARAMS_LAST:
+                fits.append((params, LEVELS.index(level), level, cfg))
             continue
-
-        def build(cls=cls, cfg=cfg):
-            return cls(cfg)
-
-        def make(cls=cls, cfg=cfg):
-            import fastinit
-            return fastinit.deferred_init(cls, cfg)
-
-        return build, make, _hf_inputs, level, params
+        return _hf_build(cls, cfg, level, params)
+    if fits:
+        params, _, level, cfg = min(fits, key=lambda f: f[:2])
+        return _hf_build(cls, cfg, level, params)
     if not errors[-1].startswith("L3: ") or errors[-1].endswith(" params"):
         raise _Skip(f"no shrunk config builds under {MAX_PARAMS} params: " + " | ".join(errors))
     # the model's own default config: not a weakness of the shrink
     raise _Skip(f"its default config does not build ({errors[-1][4:]}): " + " | ".join(errors[:-1]))
+
+
+def _hf_build(cls, cfg, level, params):
+    def build():
+        return cls(cfg)
+
+    def make():
+        import fastinit
+        return fastinit.deferred_init(cls, cfg)
+
+    return build, make, _hf_inputs, level, params
 
 
 def _hf_inputs(model):
@@ -667,7 +719,8 @@ def main(argv):
         install_torchvision_standin()
         print(json.dumps(select_timm(), indent=1, sort_keys=True))
         return
-    stub = install_torchvision_standin() if kind == "timm" else False
+    stub = install_torchvision_standin() if kind in ("timm", "hf-tv") else False
+    kind = "hf" if kind == "hf-tv" else kind
     import logging
     logging.disable(logging.WARNING)
     try:
