@@ -31,6 +31,7 @@ cores, beyond CI's budget). Run it by hand: ``python -m pytest -m sweep tests/te
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -45,6 +46,8 @@ import sweep_models  # noqa: E402
 
 CHUNK = 40
 CHUNK_TIMEOUT_S = 1200
+#: worker processes at once (the machine and CI have 2 cores)
+JOBS = int(os.environ.get("FASTINIT_SWEEP_JOBS", "2"))
 
 #: the unmarked sample: a few of each kind of model code
 FAST = {"hf": ["bert", "llama", "gpt2", "t5", "mixtral", "clip", "wav2vec2"],
@@ -392,13 +395,20 @@ def _cases():
     return cases
 
 
+def _worker_kind(kind, name):
+    return "hf-tv" if kind == "hf" and name in sweep_models.HF_TORCHVISION_STANDIN else kind
+
+
 def _chunks():
-    """(kind, names) groups, the fast sample first, in a fixed order."""
+    """(kind, worker kind, names) groups, the fast sample first, in a fixed order; each
+    worker kind apart (the torchvision stand-in is per process)."""
     out = []
     for kind in ("hf", "timm"):
-        out.append((kind, tuple(FAST[kind])))
+        out.append((kind, kind, tuple(FAST[kind])))
         rest = [n for k, n in _cases() if k == kind and n not in FAST[kind]]
-        out += [(kind, tuple(rest[i:i + CHUNK])) for i in range(0, len(rest), CHUNK)]
+        for wk in sorted({_worker_kind(kind, n) for n in rest}):
+            names = [n for n in rest if _worker_kind(kind, n) == wk]
+            out += [(kind, wk, tuple(names[i:i + CHUNK])) for i in range(0, len(names), CHUNK)]
     return out
 
 
@@ -409,23 +419,47 @@ def _worker_name(kind, name):
     return sweep_models.TIMM_SMALLEST[name] if kind == "timm" else name
 
 
-def _result(kind, name):
-    key = (kind, name)
-    if key in _RESULTS:
-        return _RESULTS[key]
-    chunk = next(c for c in _chunks() if c[0] == kind and name in c[1])
-    argv = [_worker_name(kind, n) for n in chunk[1]]
-    proc = subprocess.run([sys.executable, os.path.join(_HERE, "sweep_models.py"), kind] + argv,
-                          capture_output=True, text=True, timeout=CHUNK_TIMEOUT_S)
+def _run_chunk(chunk):
+    """Runs one chunk's worker process; returns {(kind, name): result}."""
+    kind, wk, names = chunk
+    argv = [_worker_name(kind, n) for n in names]
+    try:
+        proc = subprocess.run([sys.executable, os.path.join(_HERE, "sweep_models.py"), wk] + argv,
+                              capture_output=True, text=True, timeout=CHUNK_TIMEOUT_S)
+        stdout, stderr, rc = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        stderr, rc = f"timed out after {CHUNK_TIMEOUT_S} s", "timeout"
     got = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("SWEEP "):
             r = json.loads(line[6:])
             got[r["name"]] = r
-    for n, w in zip(chunk[1], argv):
-        _RESULTS[(kind, n)] = got.get(w) or {
-            "name": w, "status": "crash",
-            "msg": f"no result: the chunk's process ended with rc {proc.returncode}\n{proc.stderr[-3000:]}"}
+    return {(kind, n): got.get(w) or {
+        "name": w, "status": "crash",
+        "msg": f"no result: the chunk's process ended with rc {rc}\n{stderr[-3000:]}"}
+        for n, w in zip(names, argv)}
+
+
+def _result(kind, name):
+    """The worker's result for one model. The first model of the whole sweep asked for
+    starts every chunk but the fast sample's, JOBS processes at a time (the wall time CI
+    allows on 2 cores); a fast-sample model runs its own chunk alone."""
+    key = (kind, name)
+    if key not in _RESULTS:
+        chunks = _chunks()
+        mine = next(c for c in chunks if c[0] == kind and name in c[2])
+        if name in FAST[kind]:
+            _RESULTS.update(_run_chunk(mine))
+        else:
+            todo = [c for c in chunks if c[2] != tuple(FAST[c[0]]) and (c[0], c[2][0]) not in _RESULTS]
+            with concurrent.futures.ThreadPoolExecutor(JOBS) as pool:
+                for got in pool.map(_run_chunk, todo):
+                    _RESULTS.update(got)
+            if os.environ.get("FASTINIT_SWEEP_RESULTS"):  # every result, for the results file
+                with open(os.environ["FASTINIT_SWEEP_RESULTS"], "w") as f:
+                    for (k, n), r in sorted(_RESULTS.items()):
+                        f.write(json.dumps(dict(r, kind=k, type=n)) + "\n")
     return _RESULTS[key]
 
 
@@ -505,3 +539,34 @@ def test_overwrite_reading_own_earlier_state(poisoned):
     m = check_against_eager(ALog, what="A_log", make=lambda: fastinit.deferred_init(ALog))
     a = m.A_log.detach()
     assert bool(((a >= 0) & (a <= torch.log(torch.tensor(16.0)))).all())
+
+
+def test_multi_output_op_result_is_recorded(poisoned):
+    """``g / g.abs().max(-1, keepdim=True)[0]`` (Hugging Face's deformable attention
+    ``sampling_offsets.bias``, 14 models): ``max`` with a dim returns a structseq
+    (``torch.return_types.max``), which the shape run passed on as the CPU stand-ins'
+    outputs instead of meta tensors: nothing was recorded, and the replay divided by the
+    stand-ins' values (0.707 where eager has 1)."""
+    import math
+    import torch
+    from test_deferred import check_against_eager
+    import fastinit
+
+    class Offsets(torch.nn.Module):
+        def __init__(self, heads=8, points=4):
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.empty(heads * points * 2))
+            thetas = torch.arange(heads, dtype=torch.int64).to(torch.float32) * (2.0 * math.pi / heads)
+            g = torch.stack([thetas.cos(), thetas.sin()], -1)
+            g = (g / g.abs().max(-1, keepdim=True)[0]).view(heads, 1, 2).repeat(1, points, 1)
+            for i in range(points):
+                g[:, i, :] *= i + 1
+            with torch.no_grad():
+                self.bias.copy_(g.view(-1))
+            t = torch.arange(6.0).view(3, 2) + 1
+            self.register_buffer("values", torch.max(t, -1).values)
+            self.register_buffer("indices", t.min(0)[1])
+
+    m = check_against_eager(Offsets, what="bias", make=lambda: fastinit.deferred_init(Offsets))
+    assert m.bias.detach()[8:10].tolist() == [1.0, 1.0]  # head 1, theta = pi / 4: (cos, sin) / max = (1, 1)
+    assert m.values.tolist() == [2.0, 4.0, 6.0] and m.indices.tolist() == [0, 0]
