@@ -27,7 +27,12 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 P_MIN = 1e-6
 KS_MIN_ELEMENTS = 1000
+#: the KS test compares at most this many elements of a tensor: the same evenly strided
+#: positions in ours and eager's, spanning the whole tensor (sorting every element of an
+#: 86M-parameter model took 20 s of the sweep's time)
+KS_MAX_ELEMENTS = 200_000
 EAGER_SEEDS = (0, 1)
+THREADS = int(os.environ.get("FASTINIT_SWEEP_THREADS", "1"))
 SEED = 5
 #: a model above this many parameters (built on meta) is not built eagerly at that
 #: shrink level: four builds of it would not fit the sweep's time
@@ -531,7 +536,9 @@ def timm_case(model_name):
             return fastinit.deferred_init(timm.create_model, model_name, **kwargs)
 
         def inputs(model, shape=shape):
-            return [{"x": torch.zeros(1, *shape).normal_(generator=torch.Generator().manual_seed(0))}]
+            # a 64 x 64 image first (most convolutional nets take any size), then the model's
+            shapes = [(shape[0], 64, 64)] + ([shape] if tuple(shape[1:]) != (64, 64) else [])
+            return [{"x": torch.zeros(1, *s).normal_(generator=torch.Generator().manual_seed(0))} for s in shapes]
         return build, make, inputs, ("img_size=64" if "img_size" in kwargs else "default"), params
     raise _Skip("does not build: " + " | ".join(errors))
 
@@ -595,7 +602,10 @@ def check(build, make, inputs, phases=None):
         clock[0] = now
 
     torch.manual_seed(EAGER_SEEDS[0])
-    e1 = build()
+    try:
+        e1 = build()
+    except Exception as e:
+        raise _Skip(f"eager build fails: {type(e).__name__}: {str(e)[:300]}")
     torch.manual_seed(EAGER_SEEDS[1])
     e2 = build()
     E1, E2 = named_tensors(e1), named_tensors(e2)
@@ -636,7 +646,8 @@ def check(build, make, inputs, phases=None):
             if not torch.equal(x[fixed], a[fixed]):
                 raise _Fail(f"{n}: elements zero in both eager builds are not zero")
             if x.numel() >= KS_MIN_ELEMENTS:
-                p = st.ks_2samp(x.double().reshape(-1).numpy(), a.double().reshape(-1).numpy()).pvalue
+                step = -(-x.numel() // KS_MAX_ELEMENTS)
+                p = st.ks_2samp(x.reshape(-1)[::step].double().numpy(), a.reshape(-1)[::step].double().numpy()).pvalue
                 if not p > P_MIN:
                     raise _Fail(f"{n}: KS p={p:.3g} against eager (n={x.numel()})")
         elif x.numel() > 1 and torch.equal(x, x.reshape(-1)[0].expand_as(x)) and not torch.equal(a, a.reshape(-1)[0].expand_as(a)):
@@ -690,12 +701,6 @@ def run_one(kind, name):
             build, make, inputs, level, params = timm_case(name)
         res["level"], res["params"] = level, params
         res["phases"] = phases = {"case": round(time.perf_counter() - t0, 3)}
-        t1 = time.perf_counter()
-        try:
-            build()
-        except Exception as e:
-            raise _Skip(f"eager build fails: {type(e).__name__}: {str(e)[:300]}")
-        phases["probe"] = round(time.perf_counter() - t1, 3)
         res["forward"] = check(build, make, inputs, phases)
     except _Skip as e:
         res["status"], res["msg"] = "skip", str(e)
@@ -719,6 +724,12 @@ def main(argv):
         install_torchvision_standin()
         print(json.dumps(select_timm(), indent=1, sort_keys=True))
         return
+    # one thread each: the test runs two workers at once on the 2 cores (JOBS); more
+    # threads than cores only adds contention
+    import torch
+    import fastinit
+    torch.set_num_threads(THREADS)
+    fastinit.set_num_threads(THREADS)
     stub = install_torchvision_standin() if kind in ("timm", "hf-tv") else False
     kind = "hf" if kind == "hf-tv" else kind
     import logging
