@@ -152,6 +152,12 @@ def _cut_layers(d, old, new, kinds):
         d.pop(k, None)
     if isinstance(d.get("per_layer_config"), dict):
         d["per_layer_config"] = {k: v for k, v in d["per_layer_config"].items() if int(k) < len(keep)}
+    # a count of special layers among them (gemma3n's num_kv_shared_layers: the last 15
+    # reuse earlier layers' caches) that no longer fits: none
+    for k, v in list(d.items()):
+        if (isinstance(k, str) and k.startswith("num_") and k.endswith("_layers") and k not in _LAYERS
+                and isinstance(v, int) and not isinstance(v, bool) and v >= len(keep)):
+            d[k] = 0
     return len(keep)
 
 
@@ -199,8 +205,8 @@ def _shrink_dict(d, level, kinds=False):
             n_layers[1].append(k)
         elif level <= 1 and k in _EXPERTS and v > 4:
             d[k] = 4
-        elif level <= 1 and k in _VOCAB and v > 512:
-            d[k] = 512
+        elif level <= 1 and (k in _VOCAB or (isinstance(k, str) and "vocab" in k)) and v > 512:
+            d[k] = 512  # vocab_size_per_layer_input, text_vocab_size, hash byte-group vocabs too
         elif level == 0:
             if k in _WIDTH and v > 64:
                 d[k] = 64
@@ -232,11 +238,13 @@ import re  # noqa: E402
 
 # a width: every int under such a key is divided by the same factor, so the config's
 # equalities between widths (vision out == text hidden, hidden * expand == heads *
-# head_dim, d_head == d_model // n_head) and their ratios still hold; head counts stay
+# head_dim, d_head == d_model // n_head) and their ratios still hold; head counts stay;
+# group counts (GroupNorm's 32, a depthwise conv's groups == channels) are divided too:
+# channels % groups == 0 still holds
 _SCALED = re.compile(r"hidden|_dim$|^dim$|_dims$|^dims$|size|channels|embed|width|d_model|n_embd|inner|ffn|filters|"
-                     r"features|^d_|_d_|latent|mrope_section|proj")
+                     r"features|^d_|_d_|latent|mrope_section|proj|groups$")
 _NOT_SCALED = re.compile(r"vocab|image|patch|position|seq|window|length|kernel|stride|^num_|^n_|sample|bins|mel|"
-                         r"codebook_size|token|layer|head(?!_dim)|group|expert|chunk|batch|max_|min_|rank|bucket|"
+                         r"codebook_size|token|layer|(?<!d_)head(?!_dim)|n_group|expert|chunk|batch|max_|min_|rank|bucket|"
                          r"frame|crop|pool|resolution|scale|ratio|fft|rate|top_?k|index|indices|_id$|label|"
                          r"cache|tp$|dilation|padding|step|block_size|vision_feature|select|mask|_len$")
 
@@ -264,7 +272,7 @@ def _scale_dict(d, f):
             n_layers[1].append(k)
         elif k in _EXPERTS and v > 4:
             d[k] = 4
-        elif k in _VOCAB and v > 512:
+        elif (k in _VOCAB or (isinstance(k, str) and "vocab" in k)) and v > 512:
             d[k] = 512
         elif k in ("max_position_embeddings", "n_positions", "max_seq_len") and v > 512:
             d[k] = 512
@@ -283,8 +291,9 @@ def _scale_dict(d, f):
 
 #: the shrinks tried in order, the first that builds under MAX_PARAMS wins: 0 (the first
 #: kind, widths clamped; k0: keeping one layer of each kind), s8/s16/s64 (widths
-#: divided), 1, 2, 3 (the default config)
-LEVELS = (0, "k0", "s8", "s16", "s64", 1, 2, 3)
+#: divided; s4 after the others: GroupNorm widths stay multiples of 32), 1, 2, 3 (the
+#: default config)
+LEVELS = (0, "k0", "s8", "s16", "s64", "s4", 1, 2, 3)
 
 
 def hf_config(model_type, level):
@@ -348,15 +357,15 @@ def _hf_build(cls, cfg, level, params):
         import fastinit
         return fastinit.deferred_init(cls, cfg)
 
-    return build, make, _hf_inputs, level, params
+    return build, make, lambda model: _hf_inputs(model, cfg), level, params
 
 
-def _hf_inputs(model):
+def _hf_inputs(model, config):
     """Generic inputs to try, in order: the model's dummy_inputs (input_ids), with
     decoder_input_ids, pixel_values of the config's image size, both, a waveform."""
     import torch
     g = torch.Generator().manual_seed(0)
-    cfg = model.config
+    cfg = getattr(model, "config", None) or config  # a sub-model may be a plain nn.Module
     d = getattr(model, "dummy_inputs", None)
     ids = dict(d) if isinstance(d, dict) and d else {"input_ids": torch.ones(1, 8, dtype=torch.long)}
     out = [ids, dict(ids, decoder_input_ids=ids["input_ids"][:, :4]) if "input_ids" in ids else None]
@@ -508,6 +517,12 @@ def select_timm():
     return out
 
 
+#: for a timm variant above MAX_PARAMS: the keyword arguments of timm's transformer
+#: families (VisionTransformer, Beit, Eva, NaFlexVit, ...) that make it small; tried first,
+#: kept where the model takes them and has fewer parameters
+TIMM_SMALL_KW = (dict(depth=2, embed_dim=64, num_heads=2), dict(depth=2))
+
+
 def timm_case(model_name):
     import torch
     import timm
@@ -518,29 +533,39 @@ def timm_case(model_name):
     if size[-1] > 64:
         attempts.append((dict(kw, img_size=64), (size[0], 64, 64)))
     attempts.append((kw, size))
-    errors = []
+    errors, built = [], []
     for kwargs, shape in attempts:
-        try:
-            with torch.device("meta"):
-                m = timm.create_model(model_name, **kwargs)
-            params = sum(p.numel() for p in m.parameters())
-        except Exception as e:
-            errors.append(f"{kwargs}: {type(e).__name__}: {str(e)[:160]}")
-            continue
+        for small in ({},) + TIMM_SMALL_KW:
+            try:
+                with torch.device("meta"):
+                    m = timm.create_model(model_name, **kwargs, **small)
+                params = sum(p.numel() for p in m.parameters())
+            except Exception as e:
+                if not small:
+                    errors.append(f"{kwargs}: {type(e).__name__}: {str(e)[:160]}")
+                continue
+            built.append((params, dict(kwargs, **small), shape))
+            if params <= MAX_PARAMS:
+                break
+        if built:
+            break
+    if not built:
+        raise _Skip("does not build: " + " | ".join(errors))
+    params, kwargs, shape = min(built, key=lambda b: b[0])
 
-        def build(kwargs=kwargs):
-            return timm.create_model(model_name, **kwargs)
+    def build():
+        return timm.create_model(model_name, **kwargs)
 
-        def make(kwargs=kwargs):
-            import fastinit
-            return fastinit.deferred_init(timm.create_model, model_name, **kwargs)
+    def make():
+        import fastinit
+        return fastinit.deferred_init(timm.create_model, model_name, **kwargs)
 
-        def inputs(model, shape=shape):
-            # a 64 x 64 image first (most convolutional nets take any size), then the model's
-            shapes = [(shape[0], 64, 64)] + ([shape] if tuple(shape[1:]) != (64, 64) else [])
-            return [{"x": torch.zeros(1, *s).normal_(generator=torch.Generator().manual_seed(0))} for s in shapes]
-        return build, make, inputs, ("img_size=64" if "img_size" in kwargs else "default"), params
-    raise _Skip("does not build: " + " | ".join(errors))
+    def inputs(model):
+        # a 64 x 64 image first (most convolutional nets take any size), then the model's
+        shapes = [(shape[0], 64, 64)] + ([shape] if tuple(shape[1:]) != (64, 64) else [])
+        return [{"x": torch.zeros(1, *s).normal_(generator=torch.Generator().manual_seed(0))} for s in shapes]
+    level = ",".join(f"{k}={v}" for k, v in kwargs.items() if k not in kw) or "default"
+    return build, make, inputs, level, params
 
 
 # --- the check ----------------------------------------------------------------------------
