@@ -619,3 +619,27 @@ def test_factory_with_recorded_scalar_fill(poisoned):
 
     m = check_against_eager(Scales, what="scales", make=lambda: fastinit.deferred_init(Scales))
     assert m.scales.tolist() == [[2, 12], [4, 12], [12, 12]]
+
+
+@pytest.mark.xfail(strict=True, reason="engine defect (recorder): a parameter with no elements is made for real, "
+                   "and an in-place copy_ into it from a recorded tensor raises; fix: /work/patches/sweep-3.diff")
+def test_copy_into_zero_element_parameter(poisoned):
+    """``init.copy_(lin.bias, grid.view(-1))`` where the layer has no outputs (Hugging Face's
+    lw_detr with ``num_feature_levels=0``, from a shrink): ``deferred_init`` makes a
+    zero-element factory result for real (device probes), so the target is a real tensor
+    and the source a recorded one: ``DeferredInitError: torch.copy_ on a recorded tensor
+    ((0,), torch.float32) cannot run while recording``. Eager copies nothing."""
+    import torch
+    from test_deferred import check_against_eager
+    import fastinit
+
+    class NoOutputs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(4, 0)
+            self.keep = torch.nn.Linear(4, 4)
+            grid = torch.arange(8.0).view(2, 4)[:, :0]
+            with torch.no_grad():
+                self.proj.bias.copy_(grid.reshape(-1))
+
+    check_against_eager(NoOutputs, what="proj.bias", make=lambda: fastinit.deferred_init(NoOutputs))
