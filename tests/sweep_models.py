@@ -155,7 +155,7 @@ def _cut_layers(d, old, new, kinds):
     # a count of special layers among them (gemma3n's num_kv_shared_layers: the last 15
     # reuse earlier layers' caches) that no longer fits: none
     for k, v in list(d.items()):
-        if (isinstance(k, str) and k.startswith("num_") and k.endswith("_layers") and k not in _LAYERS
+        if (isinstance(k, str) and k.startswith("num_") and k.endswith("_shared_layers")
                 and isinstance(v, int) and not isinstance(v, bool) and v >= len(keep)):
             d[k] = 0
     return len(keep)

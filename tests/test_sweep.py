@@ -599,14 +599,15 @@ def test_dtype_reinterpreting_view_is_replayed(poisoned):
     check_against_eager(Rotary, what="freqs_ci", make=lambda: fastinit.deferred_init(Rotary))
 
 
-@pytest.mark.xfail(strict=True, reason="engine defect (recorder): a factory whose fill value is a recorded 0-d "
-                   "tensor (full_like(t, h[-1])) runs on meta and calls .item(): RuntimeError, not a record; "
-                   "fix: /work/patches/sweep-2.diff")
+@pytest.mark.xfail(strict=True, reason="engine defect (recorder): a factory whose size or fill value is a "
+                   "recorded 0-d tensor (full_like(t, h[-1]), nn.Linear(h[0], ...), torch.ones(h[0])) runs on meta "
+                   "and calls .item(): RuntimeError, not a record; fix: /work/patches/sweep-2.diff")
 def test_factory_with_recorded_scalar_fill(poisoned):
-    """``torch.full_like(t, h[-1])`` with ``h`` computed from Python numbers (Hugging Face's
-    inkling ``plan_out_scales``: inkling_vision, inkling_mm_model): torch's meta kernel
-    needs the fill value (``Tensor.item() cannot be called on meta tensors``); the value is
-    known (no random op), as ``item()`` on a recorded tensor already is."""
+    """``torch.full_like(t, h[-1])`` and layers sized ``h[0]``, with ``h`` computed from
+    Python numbers (Hugging Face's inkling ``plan_out_scales``: inkling_vision,
+    inkling_mm_model): torch's meta kernels need the values (``Tensor.item() cannot be
+    called on meta tensors``); they are known (no random op), as ``item()`` on a recorded
+    tensor already is."""
     import torch
     from test_deferred import check_against_eager
     import fastinit
@@ -616,9 +617,12 @@ def test_factory_with_recorded_scalar_fill(poisoned):
             super().__init__()
             h = torch.cumprod(torch.tensor([2, 2, 3]), dim=0)
             self.register_buffer("scales", torch.stack([h, torch.full_like(h, h[-1])], dim=1), persistent=False)
+            self.proj = torch.nn.Linear(h[0], h[1], bias=False)
+            self.norm = torch.nn.Parameter(torch.ones(h[1]))
 
     m = check_against_eager(Scales, what="scales", make=lambda: fastinit.deferred_init(Scales))
     assert m.scales.tolist() == [[2, 12], [4, 12], [12, 12]]
+    assert tuple(m.proj.weight.shape) == (4, 2) and m.norm.tolist() == [1.0] * 4
 
 
 @pytest.mark.xfail(strict=True, reason="engine defect (recorder): a parameter with no elements is made for real, "
