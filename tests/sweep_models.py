@@ -348,7 +348,9 @@ def hf_case(model_type):
         params, _, level, cfg = min(fits, key=lambda f: f[:2])
         return _hf_build(cls, cfg, level, params)
     if not errors[-1].startswith("L3: ") or errors[-1].endswith(" params"):
-        raise _Skip(f"no shrunk config builds under {MAX_PARAMS} params: " + " | ".join(errors))
+        sizes = [int(e.split(": ")[1].split()[0]) for e in errors if e.endswith(" params")]
+        least = f"; the least: {min(sizes)} params" if sizes else ""
+        raise _Skip(f"no shrunk config builds under {MAX_PARAMS_LAST} params{least}: " + " | ".join(errors))
     # the model's own default config: not a weakness of the shrink
     raise _Skip(f"its default config does not build ({errors[-1][4:]}): " + " | ".join(errors[:-1]))
 
