@@ -27,11 +27,27 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 P_MIN = 1e-6
 KS_MIN_ELEMENTS = 1000
+#: the KS test compares at most this many elements of a tensor: the same evenly strided
+#: positions in ours and eager's, spanning the whole tensor (sorting every element of an
+#: 86M-parameter model took 20 s of the sweep's time)
+KS_MAX_ELEMENTS = 200_000
 EAGER_SEEDS = (0, 1)
+THREADS = int(os.environ.get("FASTINIT_SWEEP_THREADS", "1"))
 SEED = 5
 #: a model above this many parameters (built on meta) is not built eagerly at that
 #: shrink level: four builds of it would not fit the sweep's time
 MAX_PARAMS = 5_000_000
+#: where no shrink gets under MAX_PARAMS (a codec whose convolution stack the config does
+#: not size by any width), the smallest build under this is checked instead
+MAX_PARAMS_LAST = 30_000_000
+
+#: transformers types whose model code needs timm: transformers counts timm as available
+#: only with torchvision (``is_timm_available``), which does not load beside torch's CPU
+#: wheel here; their worker runs with the torchvision stand-in (timm's model code only)
+HF_TORCHVISION_STANDIN = ("conditional_detr", "dab-detr", "deformable_detr", "detr", "edgetam",
+                          "edgetam_vision_model", "fast_vlm", "gemma3n", "gemma3n_vision", "omdet-turbo",
+                          "pe_audio_video", "pe_audio_video_encoder", "pe_video", "pe_video_encoder",
+                          "perception_lm", "table-transformer", "timm_backbone", "timm_wrapper")
 
 
 from helpers import named_tensors  # noqa: E402
@@ -65,6 +81,39 @@ def hf_class_name(model_type):
     return None
 
 
+def hf_sub_class(model_type):
+    """For a sub-config with no class in any auto mapping (``AlignTextConfig``): its model
+    class in the config's own modeling module, by Hugging Face's naming convention
+    (``AlignTextModel``, ``...ForCausalLM``, the bare stem...), else the one class there
+    whose ``config_class`` is it or whose ``__init__`` takes it. None if there is none."""
+    import importlib
+    import inspect
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    cc = CONFIG_MAPPING[model_type]
+    pkg = cc.__module__.rsplit(".", 1)[0]
+    try:
+        mm = importlib.import_module(f"{pkg}.modeling_{pkg.rsplit('.', 1)[1]}")
+    except ImportError:
+        return None
+    stem = cc.__name__[:-len("Config")]
+    for suffix in ("Model", "", "ForCausalLM", "Encoder", "Decoder", "ForConditionalGeneration", "Transformer",
+                   "VisionModel", "TextModel"):
+        c = getattr(mm, stem + suffix, None)
+        if inspect.isclass(c):
+            return c
+    import torch
+    mods = [c for _, c in inspect.getmembers(mm, inspect.isclass)
+            if issubclass(c, torch.nn.Module) and c.__module__ == mm.__name__]
+    for c in mods:
+        if getattr(c, "config_class", None) is cc:
+            return c
+    for c in mods:
+        params = list(inspect.signature(c.__init__).parameters.values())[1:2]
+        if params and cc.__name__ in str(params[0].annotation):
+            return c
+    return None
+
+
 _WIDTH = {"hidden_size", "d_model", "n_embd", "embed_dim", "dim", "hidden_dim", "embedding_size", "d_embed",
           "word_embed_proj_dim", "projection_dim", "n_embed", "model_dim", "emb_dim"}
 _INTER = {"intermediate_size", "d_ff", "ffn_dim", "encoder_ffn_dim", "decoder_ffn_dim", "n_inner", "ffn_hidden_size",
@@ -80,13 +129,68 @@ _EXPERTS = {"num_experts", "num_local_experts", "n_routed_experts", "moe_num_exp
 _VOCAB = {"vocab_size", "n_vocab", "target_vocab_size"}
 
 
-def _shrink_dict(d, level):
+def _cut_layers(d, old, new, kinds):
+    """Cuts the per-layer lists of ``d`` (those of length ``old``) to ``new`` layers; keeps
+    one layer of each kind a list names (hybrid models validate that every layer type
+    appears: ``layer_types`` with a ``full_attention``, mamba + attention: lists of
+    strings), so the cut may keep more than ``new``, where ``kinds``. Returns the number
+    kept."""
+    keep = list(range(new))
+    for k, v in d.items():
+        if kinds and isinstance(v, list) and len(v) == old and all(isinstance(x, str) for x in v):
+            seen = {repr(v[i]) for i in keep}
+            for i, x in enumerate(v):
+                if repr(x) not in seen:
+                    seen.add(repr(x))
+                    keep.append(i)
+    keep = sorted(set(keep))
+    for k, v in list(d.items()):
+        if isinstance(v, list) and len(v) == old and k not in ("depths",):
+            d[k] = [v[i] for i in keep]
+    # backbones name their outputs by stage: the defaults (the last stage) fit any depth
+    for k in ("out_features", "out_indices"):
+        d.pop(k, None)
+    if isinstance(d.get("per_layer_config"), dict):
+        d["per_layer_config"] = {k: v for k, v in d["per_layer_config"].items() if int(k) < len(keep)}
+    # a count of special layers among them (gemma3n's num_kv_shared_layers: the last 15
+    # reuse earlier layers' caches) that no longer fits: none
+    for k, v in list(d.items()):
+        if (isinstance(k, str) and k.startswith("num_") and k.endswith("_shared_layers")
+                and isinstance(v, int) and not isinstance(v, bool) and v >= len(keep)):
+            d[k] = 0
+    return len(keep)
+
+
+def _fix_ids(d):
+    """Token ids and routing counts that must fit the shrunk vocab and experts."""
+    vocab = d.get("vocab_size")
+    if isinstance(vocab, int):
+        for k, v in list(d.items()):
+            if (k.endswith("_token_id") or k.endswith("_token_index")) and isinstance(v, int) and v >= vocab:
+                d[k] = vocab - 1 - (hash(k) % 8)
+            elif k.endswith("_token_id") and isinstance(v, list):
+                d[k] = [x if not isinstance(x, int) or x < vocab else vocab - 1 for x in v]
+    for k in ("num_experts_per_tok", "moe_topk", "top_k", "num_selected_experts"):
+        if isinstance(d.get(k), int) and d[k] > 2:
+            d[k] = 2
+    if isinstance(d.get("n_group"), int):
+        d["n_group"], d["topk_group"] = 1, 1
+    if d.get("prediction_length", 0) is None:  # time-series configs: no default horizon
+        d["prediction_length"] = 8
+
+
+def _is_sub(v):
+    return isinstance(v, dict) and ("model_type" in v or any(x in v for x in _LAYERS | _WIDTH))
+
+
+def _shrink_dict(d, level, kinds=False):
     """Shrinks one config's dict (sub-config dicts too) in place. level 0: widths, heads,
-    layers, vocab, experts, images; 1: layers, vocab, experts; 2: layers only."""
+    layers, vocab, experts, images; 1: layers, vocab, experts; 2: layers only; ``kinds``:
+    the layers kept include one of each kind (``_cut_layers``)."""
     n_layers = None
     for k, v in list(d.items()):
-        if isinstance(v, dict) and ("model_type" in v or any(x in v for x in _LAYERS | _WIDTH)):
-            _shrink_dict(v, level)
+        if _is_sub(v):
+            _shrink_dict(v, level, kinds)
             continue
         if isinstance(v, bool) or not isinstance(v, int):
             if isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
@@ -97,11 +201,12 @@ def _shrink_dict(d, level):
             continue
         if k in _LAYERS and v > 2 and not isinstance(d.get("depths"), list):
             d[k] = 2
-            n_layers = (v, 2)
+            n_layers = n_layers or (v, [])
+            n_layers[1].append(k)
         elif level <= 1 and k in _EXPERTS and v > 4:
             d[k] = 4
-        elif level <= 1 and k in _VOCAB and v > 512:
-            d[k] = 512
+        elif level <= 1 and (k in _VOCAB or (isinstance(k, str) and "vocab" in k)) and v > 512:
+            d[k] = 512  # vocab_size_per_layer_input, text_vocab_size, hash byte-group vocabs too
         elif level == 0:
             if k in _WIDTH and v > 64:
                 d[k] = 64
@@ -119,31 +224,76 @@ def _shrink_dict(d, level):
                 p = d.get("patch_size")
                 d[k] = 4 * p if isinstance(p, int) and 0 < p <= 32 else 64
     if level <= 1:
-        vocab = d.get("vocab_size")
-        if isinstance(vocab, int):
-            for k, v in list(d.items()):
-                if (k.endswith("_token_id") or k.endswith("_token_index")) and isinstance(v, int) and v >= vocab:
-                    d[k] = vocab - 1 - (hash(k) % 8)
-                elif k.endswith("_token_id") and isinstance(v, list):
-                    d[k] = [x if not isinstance(x, int) or x < vocab else vocab - 1 for x in v]
-        for k in ("num_experts_per_tok", "moe_topk", "top_k", "num_selected_experts"):
-            if isinstance(d.get(k), int) and d[k] > 2:
-                d[k] = 2
-        if isinstance(d.get("n_group"), int):
-            d["n_group"], d["topk_group"] = 1, 1
-    if d.get("prediction_length", 0) is None:  # time-series configs: no default horizon
+        _fix_ids(d)
+    elif d.get("prediction_length", 0) is None:
         d["prediction_length"] = 8
     if n_layers is not None:
-        old, new = n_layers
-        for k, v in list(d.items()):
-            if isinstance(v, list) and len(v) == old and k not in ("depths",):
-                d[k] = v[:new]
-        # backbones name their outputs by stage: the defaults (the last stage) fit any depth
-        for k in ("out_features", "out_indices"):
-            d.pop(k, None)
-        if isinstance(d.get("per_layer_config"), dict):
-            d["per_layer_config"] = {k: v for k, v in d["per_layer_config"].items() if int(k) < new}
+        kept = _cut_layers(d, n_layers[0], 2, kinds)
+        for k in n_layers[1]:
+            d[k] = kept
     return d
+
+
+import re  # noqa: E402
+
+# a width: every int under such a key is divided by the same factor, so the config's
+# equalities between widths (vision out == text hidden, hidden * expand == heads *
+# head_dim, d_head == d_model // n_head) and their ratios still hold; head counts stay;
+# group counts (GroupNorm's 32, a depthwise conv's groups == channels) are divided too:
+# channels % groups == 0 still holds
+_SCALED = re.compile(r"hidden|_dim$|^dim$|_dims$|^dims$|size|channels|embed|width|d_model|n_embd|inner|ffn|filters|"
+                     r"features|^d_|_d_|latent|mrope_section|proj|groups$")
+_NOT_SCALED = re.compile(r"vocab|image|patch|position|seq|window|length|kernel|stride|^num_|^n_|sample|bins|mel|"
+                         r"codebook_size|token|layer|(?<!d_)head(?!_dim)|n_group|expert|chunk|batch|max_|min_|rank|bucket|"
+                         r"frame|crop|pool|resolution|scale|ratio|fft|rate|top_?k|index|indices|_id$|label|"
+                         r"cache|tp$|dilation|padding|step|block_size|vision_feature|select|mask|_len$")
+
+
+def _scale_dict(d, f):
+    """The second kind of shrink: every width divided by ``f`` (where it divides), layers
+    to two (one of each kind), vocab 512, experts 4, images small; head counts kept."""
+    n_layers = None
+    for k, v in list(d.items()):
+        if isinstance(v, dict):
+            _scale_dict(v, f)
+            continue
+        scaled = isinstance(k, str) and bool(_SCALED.search(k)) and not _NOT_SCALED.search(k)
+        if isinstance(v, list) and v and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            if k in ("depths", "depth", "num_block_repeats", "block_repeats", "num_blocks") or k.endswith("_depths"):
+                d[k] = [1] * len(v)
+            elif scaled and all(x % f == 0 and x >= f for x in v):
+                d[k] = [x // f for x in v]
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            continue
+        if k in _LAYERS and v > 2 and not isinstance(d.get("depths"), list):
+            d[k] = 2
+            n_layers = n_layers or (v, [])
+            n_layers[1].append(k)
+        elif k in _EXPERTS and v > 4:
+            d[k] = 4
+        elif (k in _VOCAB or (isinstance(k, str) and "vocab" in k)) and v > 512:
+            d[k] = 512
+        elif k in ("max_position_embeddings", "n_positions", "max_seq_len") and v > 512:
+            d[k] = 512
+        elif k == "image_size" and v > 64:
+            p = d.get("patch_size")
+            d[k] = 4 * p if isinstance(p, int) and 0 < p <= 32 else 64
+        elif scaled and v >= f and v % f == 0:
+            d[k] = v // f
+    _fix_ids(d)
+    if n_layers is not None:
+        kept = _cut_layers(d, n_layers[0], 2, True)
+        for k in n_layers[1]:
+            d[k] = kept
+    return d
+
+
+#: the shrinks tried in order, the first that builds under MAX_PARAMS wins: 0 (the first
+#: kind, widths clamped; k0: keeping one layer of each kind), s8/s16/s64 (widths
+#: divided; s4 after the others: GroupNorm widths stay multiples of 32), 1, 2, 3 (the
+#: default config)
+LEVELS = (0, "k0", "s8", "s16", "s64", "s4", 1, 2, 3)
 
 
 def hf_config(model_type, level):
@@ -151,9 +301,13 @@ def hf_config(model_type, level):
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
     cfg_cls = CONFIG_MAPPING[model_type]
     cfg = cfg_cls()
-    if level >= 3:
+    if level == 3:
         return cfg
-    d = _shrink_dict(cfg.to_dict(), level)
+    d = cfg.to_dict()
+    if level == "k0":
+        d = _shrink_dict(d, 0, kinds=True)
+    else:
+        d = _scale_dict(d, int(level[1:])) if isinstance(level, str) else _shrink_dict(d, level)
     for k in ("transformers_version", "model_type", "architectures", "_name_or_path"):
         d.pop(k, None)
     return cfg_cls(**d)
@@ -164,14 +318,14 @@ def hf_case(model_type):
     import torch
     import transformers
     name = hf_class_name(model_type)
-    if name is None:
-        raise _Skip("no model class in any auto mapping (a sub-config of a composite model)")
-    try:
-        cls = getattr(transformers, name)
-    except Exception as e:
-        raise _Skip(f"{name} not importable: {type(e).__name__}: {str(e)[:200]}")
-    errors = []
-    for level in range(4):
+    cls = getattr(transformers, name, None) if name else None
+    if cls is None:  # a sub-config, or a class the package does not export
+        cls = hf_sub_class(model_type)
+    if cls is None:
+        raise _Skip("no model class: in no auto mapping, and its config's modeling module has none by name, "
+                    "config_class or __init__ annotation")
+    errors, fits = [], []
+    for level in LEVELS:
         try:
             cfg = hf_config(model_type, level)
             with torch.device("meta"):
@@ -180,27 +334,44 @@ def hf_case(model_type):
         except Exception as e:
             errors.append(f"L{level}: {type(e).__name__}: {str(e)[:160]}")
             continue
+        if level != 3 and any(p.numel() == 0 for p in m.parameters()):
+            # a degenerate shrink (lw_detr at level 0: no feature levels, so no sampling offsets)
+            errors.append(f"L{level}: a parameter with no elements")
+            continue
         if params > MAX_PARAMS:
             errors.append(f"L{level}: {params} params")
+            if params <= MAX_PARAMS_LAST:
+                fits.append((params, LEVELS.index(level), level, cfg))
             continue
+        return _hf_build(cls, cfg, level, params)
+    if fits:
+        params, _, level, cfg = min(fits, key=lambda f: f[:2])
+        return _hf_build(cls, cfg, level, params)
+    if not errors[-1].startswith("L3: ") or errors[-1].endswith(" params"):
+        sizes = [int(e.split(": ")[1].split()[0]) for e in errors if e.endswith(" params")]
+        least = f"; the least: {min(sizes)} params" if sizes else ""
+        raise _Skip(f"no shrunk config builds under {MAX_PARAMS_LAST} params{least}: " + " | ".join(errors))
+    # the model's own default config: not a weakness of the shrink
+    raise _Skip(f"its default config does not build ({errors[-1][4:]}): " + " | ".join(errors[:-1]))
 
-        def build(cls=cls, cfg=cfg):
-            return cls(cfg)
 
-        def make(cls=cls, cfg=cfg):
-            import fastinit
-            return fastinit.deferred_init(cls, cfg)
+def _hf_build(cls, cfg, level, params):
+    def build():
+        return cls(cfg)
 
-        return build, make, _hf_inputs, level, params
-    raise _Skip("no config builds: " + " | ".join(errors))
+    def make():
+        import fastinit
+        return fastinit.deferred_init(cls, cfg)
+
+    return build, make, lambda model: _hf_inputs(model, cfg), level, params
 
 
-def _hf_inputs(model):
+def _hf_inputs(model, config):
     """Generic inputs to try, in order: the model's dummy_inputs (input_ids), with
     decoder_input_ids, pixel_values of the config's image size, both, a waveform."""
     import torch
     g = torch.Generator().manual_seed(0)
-    cfg = model.config
+    cfg = getattr(model, "config", None) or config  # a sub-model may be a plain nn.Module
     d = getattr(model, "dummy_inputs", None)
     ids = dict(d) if isinstance(d, dict) and d else {"input_ids": torch.ones(1, 8, dtype=torch.long)}
     out = [ids, dict(ids, decoder_input_ids=ids["input_ids"][:, :4]) if "input_ids" in ids else None]
@@ -352,6 +523,12 @@ def select_timm():
     return out
 
 
+#: for a timm variant above MAX_PARAMS: the keyword arguments of timm's transformer
+#: families (VisionTransformer, Beit, Eva, NaFlexVit, ...) that make it small; tried first,
+#: kept where the model takes them and has fewer parameters
+TIMM_SMALL_KW = (dict(depth=2, embed_dim=64, num_heads=2), dict(depth=2))
+
+
 def timm_case(model_name):
     import torch
     import timm
@@ -362,27 +539,39 @@ def timm_case(model_name):
     if size[-1] > 64:
         attempts.append((dict(kw, img_size=64), (size[0], 64, 64)))
     attempts.append((kw, size))
-    errors = []
+    errors, built = [], []
     for kwargs, shape in attempts:
-        try:
-            with torch.device("meta"):
-                m = timm.create_model(model_name, **kwargs)
-            params = sum(p.numel() for p in m.parameters())
-        except Exception as e:
-            errors.append(f"{kwargs}: {type(e).__name__}: {str(e)[:160]}")
-            continue
+        for small in ({},) + TIMM_SMALL_KW:
+            try:
+                with torch.device("meta"):
+                    m = timm.create_model(model_name, **kwargs, **small)
+                params = sum(p.numel() for p in m.parameters())
+            except Exception as e:
+                if not small:
+                    errors.append(f"{kwargs}: {type(e).__name__}: {str(e)[:160]}")
+                continue
+            built.append((params, dict(kwargs, **small), shape))
+            if params <= MAX_PARAMS:
+                break
+        if built:
+            break
+    if not built:
+        raise _Skip("does not build: " + " | ".join(errors))
+    params, kwargs, shape = min(built, key=lambda b: b[0])
 
-        def build(kwargs=kwargs):
-            return timm.create_model(model_name, **kwargs)
+    def build():
+        return timm.create_model(model_name, **kwargs)
 
-        def make(kwargs=kwargs):
-            import fastinit
-            return fastinit.deferred_init(timm.create_model, model_name, **kwargs)
+    def make():
+        import fastinit
+        return fastinit.deferred_init(timm.create_model, model_name, **kwargs)
 
-        def inputs(model, shape=shape):
-            return [{"x": torch.zeros(1, *shape).normal_(generator=torch.Generator().manual_seed(0))}]
-        return build, make, inputs, ("img_size=64" if "img_size" in kwargs else "default"), params
-    raise _Skip("does not build: " + " | ".join(errors))
+    def inputs(model):
+        # a 64 x 64 image first (most convolutional nets take any size), then the model's
+        shapes = [(shape[0], 64, 64)] + ([shape] if tuple(shape[1:]) != (64, 64) else [])
+        return [{"x": torch.zeros(1, *s).normal_(generator=torch.Generator().manual_seed(0))} for s in shapes]
+    level = ",".join(f"{k}={v}" for k, v in kwargs.items() if k not in kw) or "default"
+    return build, make, inputs, level, params
 
 
 # --- the check ----------------------------------------------------------------------------
@@ -425,25 +614,40 @@ def _forward(model, inputs):
         return _floats(model.eval()(**inputs), [])
 
 
-def check(build, make, inputs):
+def check(build, make, inputs, phases=None):
     """Compares the deferred model with two eager builds. Returns the forward note; raises
-    _Fail on a difference, DeferredInitError as it comes."""
+    _Fail on a difference, DeferredInitError as it comes. ``phases`` gets the seconds of
+    each step (where the sweep's time goes)."""
     import torch
     import scipy.stats as st
     import fastinit
     import fastinit.models.deferred as D
     D._POISON = True
 
+    phases = {} if phases is None else phases
+    clock = [time.perf_counter()]
+
+    def lap(what):
+        now = time.perf_counter()
+        phases[what] = round(phases.get(what, 0.0) + now - clock[0], 3)
+        clock[0] = now
+
     torch.manual_seed(EAGER_SEEDS[0])
-    e1 = build()
+    try:
+        e1 = build()
+    except Exception as e:
+        raise _Skip(f"eager build fails: {type(e).__name__}: {str(e)[:300]}")
     torch.manual_seed(EAGER_SEEDS[1])
     e2 = build()
     E1, E2 = named_tensors(e1), named_tensors(e2)
+    lap("eager")
 
     m = make()
     if not all(t.is_meta for t in named_tensors(m).values() if t.numel()):
         raise _Fail("not built on meta")
+    lap("deferred")
     fastinit.materialize_(m, seed=SEED)
+    lap("materialize")
     X = named_tensors(m)
     if sorted(X) != sorted(E1):
         raise _Fail(f"names differ: {sorted(set(X) ^ set(E1))[:8]}")
@@ -473,20 +677,25 @@ def check(build, make, inputs):
             if not torch.equal(x[fixed], a[fixed]):
                 raise _Fail(f"{n}: elements zero in both eager builds are not zero")
             if x.numel() >= KS_MIN_ELEMENTS:
-                p = st.ks_2samp(x.double().reshape(-1).numpy(), a.double().reshape(-1).numpy()).pvalue
+                step = -(-x.numel() // KS_MAX_ELEMENTS)
+                p = st.ks_2samp(x.reshape(-1)[::step].double().numpy(), a.reshape(-1)[::step].double().numpy()).pvalue
                 if not p > P_MIN:
                     raise _Fail(f"{n}: KS p={p:.3g} against eager (n={x.numel()})")
         elif x.numel() > 1 and torch.equal(x, x.reshape(-1)[0].expand_as(x)) and not torch.equal(a, a.reshape(-1)[0].expand_as(a)):
             raise _Fail(f"{n}: random int tensor in eager, constant in ours")
+    lap("compare")
     # same seed twice: bit-identical
     m2 = make()
+    lap("deferred")
     fastinit.materialize_(m2, seed=SEED)
+    lap("materialize")
     Y = named_tensors(m2)
     for n, x in X.items():
         y = Y[n]
         if not (torch.equal(x.detach(), y.detach()) or (x.is_floating_point() and torch.equal(
                 x.detach().nan_to_num(), y.detach().nan_to_num()) and torch.equal(x.isnan(), y.isnan()))):
             raise _Fail(f"{n}: the same seed twice gives different values")
+    lap("compare")
     # forward: where eager runs on the generic input, ours must too, finite where eager is
     errors = []
     for ins in inputs(e1):
@@ -496,8 +705,10 @@ def check(build, make, inputs):
         except Exception as e:
             errors.append(f"{type(e).__name__}: {str(e)[:80]}")
     else:
+        lap("forward")
         return "no generic input (eager forward: " + " | ".join(errors) + ")"
     fo = _forward(m, ins)
+    lap("forward")
     if len(fo) != len(fe):
         raise _Fail(f"forward: {len(fo)} float outputs vs eager {len(fe)}")
     for i, (o, e) in enumerate(zip(fo, fe)):
@@ -520,11 +731,8 @@ def run_one(kind, name):
         else:
             build, make, inputs, level, params = timm_case(name)
         res["level"], res["params"] = level, params
-        try:
-            build()
-        except Exception as e:
-            raise _Skip(f"eager build fails: {type(e).__name__}: {str(e)[:300]}")
-        res["forward"] = check(build, make, inputs)
+        res["phases"] = phases = {"case": round(time.perf_counter() - t0, 3)}
+        res["forward"] = check(build, make, inputs, phases)
     except _Skip as e:
         res["status"], res["msg"] = "skip", str(e)
     except DeferredInitError as e:
@@ -547,7 +755,14 @@ def main(argv):
         install_torchvision_standin()
         print(json.dumps(select_timm(), indent=1, sort_keys=True))
         return
-    stub = install_torchvision_standin() if kind == "timm" else False
+    # one thread each: the test runs two workers at once on the 2 cores (JOBS); more
+    # threads than cores only adds contention
+    import torch
+    import fastinit
+    torch.set_num_threads(THREADS)
+    fastinit.set_num_threads(THREADS)
+    stub = install_torchvision_standin() if kind in ("timm", "hf-tv") else False
+    kind = "hf" if kind == "hf-tv" else kind
     import logging
     logging.disable(logging.WARNING)
     try:

@@ -37,6 +37,10 @@ def install():
         def create_module(self, spec):
             m = types.ModuleType(spec.name)
             m.__path__ = []
+            if spec.name == "torchvision":
+                # transformers parses the version (is_torchvision_greater_or_equal, at import
+                # of its image processors): the release paired with torch 2.13
+                m.__version__ = "0.28.0"
 
             def ga(name):
                 if name.startswith("__"):

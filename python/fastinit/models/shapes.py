@@ -88,7 +88,12 @@ def _as_meta(obj):
     if isinstance(obj, torch.Tensor):
         return torch.empty_strided(obj.size(), obj.stride(), dtype=obj.dtype, device="meta")
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_as_meta(x) for x in obj) if type(obj) in (list, tuple) else obj
+        items = [_as_meta(x) for x in obj]
+        if type(obj) in (list, tuple) or hasattr(type(obj), "n_fields"):
+            # a structseq (torch.return_types.max, .sort, .topk...) is built from a sequence;
+            # returned as it came, it handed the CPU stand-ins' outputs to the record
+            return type(obj)(items)
+        return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
     return obj
 
 
