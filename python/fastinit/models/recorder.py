@@ -207,6 +207,16 @@ class _Recorder:
             for i, r in enumerate(result):
                 self.outputs(r, op, path + (i,))
 
+    def known(self, x):
+        """A recorded 0-d tensor as its Python value (computed from the record); sequences
+        (sizes) item by item; anything else as it is."""
+        torch = self.torch
+        if isinstance(x, torch.Tensor) and x.is_meta and x.dim() == 0:
+            return self.value(torch.Tensor.item, "item", (x,), {})
+        if type(x) in (list, tuple):
+            return type(x)(self.known(y) for y in x)
+        return x
+
     def factory(self, func, name, args, kwargs):
         torch = self.torch
         kwargs = dict(kwargs)
@@ -225,17 +235,15 @@ class _Recorder:
             if t.dtype in _FILL_DTYPES():
                 self.new_storage(t, _Op("fill", fname, args=params), requested)
                 return t
-        if name in _FULL:
-            # a fill value that is a recorded 0-d tensor (Hugging Face's inkling:
-            # full_like(t, h[-1])): torch's meta kernel calls .item() on it; its value is
-            # known when its record has no random op (else value() raises, naming it)
-            fill = kwargs.get("fill_value", args[-1] if args else None)
-            if isinstance(fill, torch.Tensor) and fill.is_meta:
-                v = self.value(torch.Tensor.item, "item", (fill,), {})
-                if "fill_value" in kwargs:
-                    kwargs["fill_value"] = v
-                else:
-                    args = tuple(args[:-1]) + (v,)
+        # sizes and fill values that are recorded 0-d tensors (Hugging Face's inkling:
+        # full_like(t, h[-1]), nn.Linear(scale[3], ...)): torch's meta kernels call .item()
+        # on them; their values are known when their record has no random op (else
+        # value() raises, naming it), and eager uses only those values
+        head = 1 if like is not None and (name.endswith("_like") or name.startswith("new_")) else 0
+        args = tuple(args[:head]) + tuple(self.known(a) for a in args[head:])
+        for k in ("fill_value", "size"):
+            if k in kwargs:
+                kwargs[k] = self.known(kwargs[k])
         refs = self.to_refs(args)
         rkw = dict(self.to_refs({k: v for k, v in kwargs.items() if k != "device"}))
         if has_device:
