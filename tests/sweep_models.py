@@ -11,6 +11,9 @@ build itself cannot be made here: a missing package, a download, no model class)
 chunk runs in its own process: timm needs a stand-in torchvision (see test_clients.py), and
 a model that crashes the interpreter takes only its chunk with it.
 
+``python tests/sweep_models.py summary RESULTS.jsonl`` prints the counts of a whole run
+(``FASTINIT_SWEEP_RESULTS=RESULTS.jsonl python -m pytest -m sweep tests/test_sweep.py``).
+
 ``python tests/sweep_models.py select-timm`` prints the smallest variant of every timm
 family (the module of the entrypoint; fewest parameters, built on meta, ties by name):
 the source of ``TIMM_SMALLEST`` below.
@@ -614,10 +617,20 @@ def _forward(model, inputs):
         return _floats(model.eval()(**inputs), [])
 
 
-def check(build, make, inputs, phases=None):
+def _same(x, y):
+    import torch
+
+    x, y = x.detach(), y.detach()
+    return torch.equal(x, y) or (x.is_floating_point() and torch.equal(x.isnan(), y.isnan())
+                                 and torch.equal(x.nan_to_num(), y.nan_to_num()))
+
+
+def check(build, make, inputs, phases=None, notes=None):
     """Compares the deferred model with two eager builds. Returns the forward note; raises
     _Fail on a difference, DeferredInitError as it comes. ``phases`` gets the seconds of
-    each step (where the sweep's time goes)."""
+    each step (where the sweep's time goes); ``notes["one_model"]``: how many tensors of
+    ``init_module_(second eager build, seed=SEED)`` differ from ``materialize_``'s (one
+    seed, one model), or the error it raised."""
     import torch
     import scipy.stats as st
     import fastinit
@@ -696,6 +709,20 @@ def check(build, make, inputs, phases=None):
                 x.detach().nan_to_num(), y.detach().nan_to_num()) and torch.equal(x.isnan(), y.isnan()))):
             raise _Fail(f"{n}: the same seed twice gives different values")
     lap("compare")
+    # one seed, one model (issue 17): the second eager build re-initialized with the seed
+    if notes is not None:
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # parameters nothing re-initializes are named
+                fastinit.init_module_(e2, seed=SEED)
+            Z = named_tensors(e2)
+            differ = sorted(n for n, x in X.items() if not _same(x, Z[n]))
+            notes["one_model"] = {"tensors": len(X), "differ": len(differ), "first": differ[:4]}
+        except Exception as e:
+            notes["one_model"] = {"error": f"{type(e).__name__}: {str(e)[:200]}"}
+        lap("init_module")
     # forward: where eager runs on the generic input, ours must too, finite where eager is
     errors = []
     for ins in inputs(e1):
@@ -732,7 +759,9 @@ def run_one(kind, name):
             build, make, inputs, level, params = timm_case(name)
         res["level"], res["params"] = level, params
         res["phases"] = phases = {"case": round(time.perf_counter() - t0, 3)}
-        res["forward"] = check(build, make, inputs, phases)
+        notes = {}
+        res["forward"] = check(build, make, inputs, phases, notes)
+        res.update(notes)
     except _Skip as e:
         res["status"], res["msg"] = "skip", str(e)
     except DeferredInitError as e:
@@ -747,10 +776,51 @@ def run_one(kind, name):
     return res
 
 
+def summary(path):
+    """The counts of a whole sweep's results (``FASTINIT_SWEEP_RESULTS``: one JSON line
+    per model), as benchmarks/results/sweep_zen5.txt reports them."""
+    rows = [json.loads(line) for line in open(path)]
+    out = []
+    for kind, title in (("hf", "transformers 5.24"), ("timm", "timm 1.0.31")):
+        rs = [r for r in rows if r["kind"] == kind]
+        by = {}
+        for r in rs:
+            by.setdefault(r["status"], []).append(r)
+        out.append(f"== {title}: {len(rs)} types: " + ", ".join(f"{k} {len(v)}" for k, v in sorted(by.items())))
+        passed = by.get("pass", [])
+        fwd = sum(1 for r in passed if str(r.get("forward", "")).startswith("ok"))
+        out.append(f"  pass {len(passed)} ({fwd} with a finite forward pass on a generic input; for the rest no "
+                   "generic input runs the eager model either)")
+        om = [r.get("one_model") or {} for r in passed]
+        same = sum(1 for o in om if o.get("differ") == 0)
+        err = [r for r in passed if "error" in (r.get("one_model") or {})]
+        out.append(f"  one seed, one model: init_module_ equals materialize_ on every tensor for {same} of "
+                   f"{len(passed)}; differs for {len(passed) - same - len(err)}; init_module_ raised for {len(err)}")
+        for r in sorted(passed, key=lambda r: r["type"]):
+            o = r.get("one_model") or {}
+            if o.get("differ") or "error" in o:
+                out.append(f"    {r['type']}: " + (o["error"] if "error" in o else
+                                                   f"{o['differ']} of {o['tensors']} tensors, first {o['first']}"))
+        for status in ("raise", "fail", "crash"):
+            for r in by.get(status, []):
+                out.append(f"  {status}: {r['type']} ({r['name']}): {r['msg'][:300]}")
+        reasons = {}
+        for r in by.get("skip", []):
+            reasons.setdefault(r["msg"].split(":")[0][:90], []).append(r["type"])
+        for reason, names in sorted(reasons.items(), key=lambda kv: -len(kv[1])):
+            out.append(f"  not built, {len(names)}: {reason}: {', '.join(sorted(names))}")
+        out.append(f"  wall seconds summed over models {sum(r.get('seconds', 0) for r in rs):.0f}, "
+                   f"CPU {sum(r.get('cpu_seconds', 0) for r in rs):.0f}")
+    return "\n".join(out)
+
+
 def main(argv):
     import warnings
     warnings.filterwarnings("ignore")
     kind = argv[0]
+    if kind == "summary":
+        print(summary(argv[1]))
+        return
     if kind == "select-timm":
         install_torchvision_standin()
         print(json.dumps(select_timm(), indent=1, sort_keys=True))

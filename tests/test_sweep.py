@@ -21,7 +21,10 @@ builds (``torch.manual_seed(0)`` and ``(1)``):
   addresses) are eager's; the same seed twice gives bit-identical tensors;
 * where the eager model runs on a generic input (``dummy_inputs``; with
   ``decoder_input_ids``; ``pixel_values`` of the config's image size; a waveform; timm:
-  an image), ours runs on it and is finite where eager's output is.
+  an image), ours runs on it and is finite where eager's output is;
+* one seed, one model: ``init_module_(second eager build, seed)`` equals
+  ``materialize_(..., seed)`` on every tensor, except for the models in
+  ``ONE_MODEL_DIFFERS``, which give how many tensors differ (and why).
 
 A model in ``RAISES`` must raise ``DeferredInitError`` with that text (the op and the
 tensor it names); one in ``NOT_BUILT`` must still not build eagerly for that reason (its
@@ -59,26 +62,118 @@ JOBS = int(os.environ.get("FASTINIT_SWEEP_JOBS", "2"))
 FAST = {"hf": ["bert", "llama", "gpt2", "t5", "mixtral", "clip", "wav2vec2"],
         "timm": ["resnet", "vision_transformer", "convnext"]}
 
-#: model -> the DeferredInitError text it must raise (names the op and the tensor); each an
-#: engine defect with a proposed fix for the lead (the patch named; its regression test is in
-#: the "engine defects" section below)
+#: model -> the DeferredInitError text it must raise (names the op and the tensor). Empty:
+#: the two that raised in the first whole run (hf:lw_detr, timm:csatv2) pass since their
+#: fixes (regression tests in the "engine defects" section below)
 RAISES = {
-    # /work/patches/sweep-3.diff makes it pass
-    'hf:lw_detr': 'deferred_init: torch.copy_ on a recorded tensor ((0,), torch.float32) cannot run while recording (NotImplement',
-    # /work/patches/sweep-1.diff makes it pass
-    'timm:csatv2': 'materialize_: stem_dct.transform.transform.weights<0>: replaying torch.contiguous failed: RuntimeError: setSto',
 }
 
-#: model -> the text of a failure that is an engine defect whose fix belongs in engine/
-#: recorder/replay/records (not a DeferredInitError): asserted as it is, until the patch
-#: named (its xfail regression test is below) lands and the model passes
+#: model -> the text of a failure that is a known engine defect (not a DeferredInitError),
+#: asserted as it is until its fix lands. Empty: hf:inkling_vision, hf:inkling_mm_model and
+#: hf:llama4_vision_model pass since their fixes (tests below)
 DEFECTS = {
-    # /work/patches/sweep-2.diff
-    'hf:inkling_mm_model': 'RuntimeError: Tensor.item() cannot be called on meta tensors',
-    # /work/patches/sweep-2.diff
-    'hf:inkling_vision': 'RuntimeError: Tensor.item() cannot be called on meta tensors',
-    # /work/patches/sweep-1.diff
-    'hf:llama4_vision_model': 'rotary_embedding.freqs_ci: a constant/computed tensor differs from eager (34 of ',
+}
+
+#: model -> how many tensors differ between init_module_(eager build, seed=s) and
+#: materialize_(deferred_init(...), seed=s) (one seed, one model; every model not listed:
+#: none), or the start of the error init_module_ raises. Each differs because part of its
+#: init is constructor code that no re-initialization can run again:
+#:   * a weight_norm parametrization registered in the constructor (Hugging Face's wav2vec2
+#:     family, EnCodec, Bark, VITS, WavTokenizer): its original0/original1 are computed from
+#:     the weight at registration;
+#:   * a timm backbone inside (the DETR family, OmDet-Turbo) and timm families that
+#:     initialize in the constructor's body (a named_apply of a module-level function, a
+#:     loop over self.modules(), trunc_normal_(self.pos_embed), a zero-initialized residual
+#:     norm);
+#:   * a random buffer or parameter drawn in the body and not re-initialized by the model's
+#:     _init_weights (SAM-style prompt encoders' positional_embedding, EdgeTAM's latents,
+#:     IDEFICS' class_embedding, SEW-D's masked_spec_embed);
+#:   * inkling_audio: its init_weights() needs attributes that only post_init sets, which
+#:     this sub-model's constructor does not call.
+ONE_MODEL_DIFFERS = {
+    'hf:bark': 72,  # of 452: codec_model.decoder.layers.0.conv.parametrizations.weight.original0
+    'hf:conditional_detr': 53,  # of 380: backbone.model.conv1.weight
+    'hf:dab-detr': 53,  # of 392: backbone.conv_encoder.model._backbone.conv1.weight
+    'hf:deformable_detr': 53,  # of 369: backbone.model.conv1.weight
+    'hf:detr': 53,  # of 354: backbone.model.conv1.weight
+    'hf:edgetam_prompt_encoder': 1,  # of 14: shared_embedding.positional_embedding
+    'hf:edgetam_video': 2,  # of 469: spatial_perceiver.latents_1d
+    'hf:edgetam_video_prompt_encoder': 1,  # of 14: shared_embedding.positional_embedding
+    'hf:encodec': 72,  # of 348: decoder.layers.0.conv.parametrizations.weight.original0
+    'hf:hubert': 2,  # of 51: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:idefics_vision': 1,  # of 40: embeddings.class_embedding
+    'hf:inkling_audio': "AttributeError: 'InklingAudioModel' object has no attribute ",
+    'hf:omdet-turbo': 99,  # of 727: vision_backbone.vision_backbone._backbone.layers_0.blocks.0.attn.proj.
+    'hf:sam2_prompt_encoder': 1,  # of 14: shared_embedding.positional_embedding
+    'hf:sam2_video_prompt_encoder': 1,  # of 14: shared_embedding.positional_embedding
+    'hf:sam3_tracker_prompt_encoder': 1,  # of 14: shared_embedding.positional_embedding
+    'hf:sam3_tracker_video_prompt_encoder': 1,  # of 14: shared_embedding.positional_embedding
+    'hf:sew': 2,  # of 59: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:sew-d': 3,  # of 60: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:speech-encoder-decoder': 2,  # of 119: encoder.encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:table-transformer': 53,  # of 356: backbone.conv_encoder.model.conv1.weight
+    'hf:unispeech': 2,  # of 51: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:unispeech-sat': 2,  # of 51: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:vits': 128,  # of 690: flow.flows.0.wavenet.in_layers.0.parametrizations.weight.original0
+    'hf:wav2vec2': 2,  # of 51: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:wav2vec2-conformer': 2,  # of 94: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:wavlm': 2,  # of 58: encoder.pos_conv_embed.conv.parametrizations.weight.original0
+    'hf:wavtokenizer': 36,  # of 281: encoder_model.encoder.layers.0.conv.parametrizations.weight.original0
+    'hf:wavtokenizer_encoder': 36,  # of 120: encoder.layers.0.conv.parametrizations.weight.original0
+    'hf:xcodec': 58,  # of 294: acoustic_decoder.block.0.res_unit1.conv1.weight
+    'timm:byoanet': 139,  # of 425: head.fc.bias
+    'timm:byobnet': 36,  # of 102: head.fc.bias
+    'timm:cait': 2,  # of 80: cls_token
+    'timm:coat': 4,  # of 546: cls_token1
+    'timm:convit': 6,  # of 40: blocks.0.attn.pos_proj.weight
+    'timm:convnext': 64,  # of 101: head.fc.bias
+    'timm:crossvit': 4,  # of 304: cls_token_0
+    'timm:cspnet': 42,  # of 188: head.fc.bias
+    'timm:deepseek_vit': 1,  # of 22: head.weight
+    'timm:densenet': 121,  # of 727: classifier.bias
+    'timm:dla': 49,  # of 290: base_layer.0.weight
+    'timm:edgenext': 102,  # of 160: head.fc.bias
+    'timm:efficientnet': 23,  # of 88: blocks.0.0.conv.weight
+    'timm:efficientvit_msra': 36,  # of 699: head.linear.bias
+    'timm:fasternet': 46,  # of 131: classifier.bias
+    'timm:fastvit': 50,  # of 462: stages.0.blocks.0.mlp.conv.conv.weight
+    'timm:focalnet': 154,  # of 212: head.fc.bias
+    'timm:hardcorenas': 75,  # of 350: blocks.0.0.conv_dw.weight
+    'timm:hgnet': 44,  # of 317: head.fc.bias
+    'timm:hiera': 106,  # of 157: blocks.0.attn.proj.bias
+    'timm:hieradet_sam2': 107,  # of 158: blocks.0.attn.proj.bias
+    'timm:inception_v3': 95,  # of 566: Conv2d_1a_3x3.conv.weight
+    'timm:lcnetv2': 55,  # of 241: classifier.bias
+    'timm:levit': 24,  # of 336: head.linear.bias
+    'timm:maxxvit': 48,  # of 105: stages.0.blocks.0.conv1_1x1.weight
+    'timm:mobilenetv3': 74,  # of 244: blocks.0.0.conv_dw.weight
+    'timm:mobilenetv5': 122,  # of 239: blocks.0.0.conv_exp.weight
+    'timm:mobilevit': 112,  # of 311: final_conv.conv.weight
+    'timm:mvitv2': 20,  # of 242: stages.0.blocks.0.attn.rel_pos_h
+    'timm:nextvit': 167,  # of 472: head.fc.bias
+    'timm:nfnet': 68,  # of 93: final_conv.bias
+    'timm:pit': 2,  # of 160: cls_token
+    'timm:qwen3_vit': 1,  # of 30: head.weight
+    'timm:rdnet': 86,  # of 251: dense_stages.0.0.dense_block0.layers.layers.0.weight
+    'timm:regnet': 59,  # of 266: head.fc.bias
+    'timm:repvit': 30,  # of 690: head.head.l.bias
+    'timm:resnetv2': 8,  # of 107: stages.0.blocks.0.conv2.weight
+    'timm:rexnet': 103,  # of 413: features.0.conv_dw.conv.weight
+    'timm:selecsls': 41,  # of 248: features.0.conv1.0.weight
+    'timm:senet': 36,  # of 154: layer0.conv1.weight
+    'timm:shvit': 37,  # of 471: head.l.bias
+    'timm:sknet': 8,  # of 226: layer1.0.conv2.bn.weight
+    'timm:swiftformer': 162,  # of 316: head.bias
+    'timm:tiny_vit': 2,  # of 306: stages.0.blocks.0.conv3.bn.weight
+    'timm:tnt': 3,  # of 71: cls_token
+    'timm:tresnet': 118,  # of 437: body.conv1.conv.weight
+    'timm:vgg': 22,  # of 22: features.0.bias
+    'timm:visformer': 3,  # of 65: pos_embed1
+    'timm:vitamin': 4,  # of 97: patch_embed.backbone.stem.conv1.bias
+    'timm:volo': 2,  # of 260: cls_token
+    'timm:vovnet': 41,  # of 156: head.fc.bias
+    'timm:xception': 74,  # of 276: block1.rep.0.conv1.weight
+    'timm:xcit': 1,  # of 385: cls_token
 }
 
 #: model -> why its eager build cannot be made here (asserted: the text must be in the
@@ -272,6 +367,14 @@ def _check(kind, name):
         assert RAISES[key] in r["msg"], f"{what}: another DeferredInitError: {r['msg']}"
         return
     assert r["status"] == "pass", f"{what}: {r['status']}: {r['msg']}"
+    # one seed, one model: init_module_(eager, seed) against materialize_(deferred, seed)
+    om = r.get("one_model") or {"error": "not measured"}
+    want = ONE_MODEL_DIFFERS.get(key, 0)
+    if isinstance(want, str) or "error" in om:
+        assert om.get("error", "").startswith(str(want)), f"{what}: init_module_ raised {om} (listed: {want!r})"
+        return
+    assert om["differ"] == want, (f"{what}: init_module_(seed) and materialize_(seed) differ in {om['differ']} of "
+                                  f"{om['tensors']} tensors (listed: {want}), first {om['first']}")
 
 
 @pytest.mark.parametrize("kind,name", _params(fast=True))
@@ -287,7 +390,7 @@ def test_sweep(kind, name):
 def test_sweep_lists_name_real_models():
     """RAISES and NOT_BUILT name models of the sweep (a renamed type would silently drop out)."""
     keys = {f"{k}:{n}" for k, n in _cases()}
-    stale = sorted((set(RAISES) | set(NOT_BUILT) | set(DEFECTS)) - keys)
+    stale = sorted((set(RAISES) | set(NOT_BUILT) | set(DEFECTS) | set(ONE_MODEL_DIFFERS)) - keys)
     assert not stale, f"listed but not in the sweep: {stale}"
     assert not set(RAISES) & set(NOT_BUILT) and not set(DEFECTS) & (set(RAISES) | set(NOT_BUILT))
     assert len(sweep_models.TIMM_SMALLEST) > 50 and all(sweep_models.TIMM_SMALLEST.values())
@@ -353,8 +456,6 @@ def test_multi_output_op_result_is_recorded(poisoned):
     assert m.values.tolist() == [2.0, 4.0, 6.0] and m.indices.tolist() == [0, 0]
 
 
-@pytest.mark.xfail(strict=True, reason="engine defect (replay/records): a view that reinterprets its storage's "
-                   "dtype (view_as_complex) is replayed as a same-dtype view; fix: /work/patches/sweep-1.diff")
 def test_dtype_reinterpreting_view_is_replayed(poisoned):
     """``torch.view_as_complex(torch.stack([f.cos(), f.sin()], -1))`` (Hugging Face's
     llama4 vision ``freqs_ci``): the buffer is a complex view of a float storage; the
@@ -374,9 +475,6 @@ def test_dtype_reinterpreting_view_is_replayed(poisoned):
     check_against_eager(Rotary, what="freqs_ci", make=lambda: fastinit.deferred_init(Rotary))
 
 
-@pytest.mark.xfail(strict=True, reason="engine defect (recorder): a factory whose size or fill value is a "
-                   "recorded 0-d tensor (full_like(t, h[-1]), nn.Linear(h[0], ...), torch.ones(h[0])) runs on meta "
-                   "and calls .item(): RuntimeError, not a record; fix: /work/patches/sweep-2.diff")
 def test_factory_with_recorded_scalar_fill(poisoned):
     """``torch.full_like(t, h[-1])`` and layers sized ``h[0]``, with ``h`` computed from
     Python numbers (Hugging Face's inkling ``plan_out_scales``: inkling_vision,
@@ -400,8 +498,6 @@ def test_factory_with_recorded_scalar_fill(poisoned):
     assert tuple(m.proj.weight.shape) == (4, 2) and m.norm.tolist() == [1.0] * 4
 
 
-@pytest.mark.xfail(strict=True, reason="engine defect (recorder): a parameter with no elements is made for real, "
-                   "and an in-place copy_ into it from a recorded tensor raises; fix: /work/patches/sweep-3.diff")
 def test_copy_into_zero_element_parameter(poisoned):
     """``init.copy_(lin.bias, grid.view(-1))`` where the layer has no outputs (Hugging Face's
     lw_detr with ``num_feature_levels=0``, from a shrink): ``deferred_init`` makes a
