@@ -438,16 +438,7 @@ using Group = GroupT<false>;
 
 void fill_run(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
   count_kernel_call(kIsaAvx512);
-  if (p.dist == kUniform) {
-    // scale * 2^-k is exact unless bits were lost to underflow: scaling back by 2^k (exact
-    // for any float) then gives scale again (never for NaN, which keeps the plain form).
-    FillParams folded = p;
-    folded.scale32 = p.scale32 * 0x1p-24f;
-    folded.scale64 = p.scale64 * 0x1p-53;
-    const bool exact = p.dtype == kFloat64 ? folded.scale64 * 0x1p53 == p.scale64 : folded.scale32 * 0x1p24f == p.scale32;
-    if (exact) return run_groups_dist<GroupT<true>, kUniform>(folded, dst, n, first, stream);
-  }
-  run_groups<Group>(p, dst, n, first, stream);
+  run_fill<Group, GroupT<true>>(p, dst, n, first, stream);  // the uniform scale folded where exact
 }
 
 }  // namespace avx512

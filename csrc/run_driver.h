@@ -92,6 +92,27 @@ static inline void run_groups(const FillParams& p, void* dst, uint64_t n, uint64
   }
 }
 
+// The uniform fill with u = m * 2^-24 (2^-53 for float64) folded into the scale, one
+// multiply per vector less: fma(m, scale * 2^-k, lo) is the same exact product as
+// fma(m * 2^-k, scale, lo), rounded once, so the same bits, wherever scale * 2^-k is exact
+// (issue 20; benchmarks/results/bench_philox_zen5_layout.txt). Scaling back by 2^k (exact
+// for any float) gives scale again unless bits were lost to underflow, and never for NaN,
+// which keep the plain form. A path's Folded group reads the scale as already folded.
+static inline bool fold_uniform_scale(const FillParams& p, FillParams* folded) {
+  *folded = p;
+  folded->scale32 = p.scale32 * 0x1p-24f;
+  folded->scale64 = p.scale64 * 0x1p-53;
+  return p.dtype == kFloat64 ? folded->scale64 * 0x1p53 == p.scale64 : folded->scale32 * 0x1p24f == p.scale32;
+}
+
+template <class Plain, class Folded>
+static inline void run_fill(const FillParams& p, void* dst, uint64_t n, uint64_t first, bool stream) {
+  FillParams folded;
+  if (p.dist == kUniform && fold_uniform_scale(p, &folded))
+    return run_groups_dist<Folded, kUniform>(folded, dst, n, first, stream);
+  run_groups<Plain>(p, dst, n, first, stream);
+}
+
 }  // namespace fastinit
 
 #endif  // FASTINIT_RUN_DRIVER_H_

@@ -186,6 +186,19 @@ def _is_sub(v):
     return isinstance(v, dict) and ("model_type" in v or any(x in v for x in _LAYERS | _WIDTH))
 
 
+def _clamp_length_or_image(d, k, v) -> bool:
+    """Sequence lengths to 512, an image size to 4 patches (64 without a patch size);
+    whether ``k`` is one of them (and was too large)."""
+    if k in ("max_position_embeddings", "n_positions", "max_seq_len") and v > 512:
+        d[k] = 512
+        return True
+    if k == "image_size" and v > 64:
+        p = d.get("patch_size")
+        d[k] = 4 * p if isinstance(p, int) and 0 < p <= 32 else 64
+        return True
+    return False
+
+
 def _shrink_dict(d, level, kinds=False):
     """Shrinks one config's dict (sub-config dicts too) in place. level 0: widths, heads,
     layers, vocab, experts, images; 1: layers, vocab, experts; 2: layers only; ``kinds``:
@@ -221,11 +234,8 @@ def _shrink_dict(d, level, kinds=False):
                 d[k] = 2
             elif k == "head_dim" and v > 16:
                 d[k] = 16
-            elif k in ("max_position_embeddings", "n_positions", "max_seq_len") and v > 512:
-                d[k] = 512
-            elif k == "image_size" and v > 64:
-                p = d.get("patch_size")
-                d[k] = 4 * p if isinstance(p, int) and 0 < p <= 32 else 64
+            elif _clamp_length_or_image(d, k, v):
+                pass
     if level <= 1:
         _fix_ids(d)
     elif d.get("prediction_length", 0) is None:
@@ -277,11 +287,8 @@ def _scale_dict(d, f):
             d[k] = 4
         elif (k in _VOCAB or (isinstance(k, str) and "vocab" in k)) and v > 512:
             d[k] = 512
-        elif k in ("max_position_embeddings", "n_positions", "max_seq_len") and v > 512:
-            d[k] = 512
-        elif k == "image_size" and v > 64:
-            p = d.get("patch_size")
-            d[k] = 4 * p if isinstance(p, int) and 0 < p <= 32 else 64
+        elif _clamp_length_or_image(d, k, v):
+            pass
         elif scaled and v >= f and v % f == 0:
             d[k] = v // f
     _fix_ids(d)

@@ -316,11 +316,16 @@ def test_init_module_uses_the_documented_keys(stream_doc):
     assert torch.equal(lin.weight.detach(), w) and torch.equal(lin.bias.detach(), b)
 
 
+def _torch_and_keys(stream_doc):
+    """torch (model-level tests need it) and the model key table, (s, name) -> key."""
+    torch = pytest.importorskip("torch", reason="materialize_ builds torch modules: needs torch")
+    return torch, {(s, n): k for s, n, _, _, k in model_key_rows(stream_doc)}
+
+
 def test_materialize_uses_the_documented_keys_and_ordinals(stream_doc):
     """The section's example: nn.Linear's kaiming_uniform_ was op 0 on `lin.weight`, the
     parent's normal_ is op 1 (`lin.weight#1`), the bias's uniform_ is op 0 (`lin.bias`)."""
-    torch = pytest.importorskip("torch", reason="materialize_ builds torch modules: needs torch")
-    keys = {(s, n): k for s, n, _, _, k in model_key_rows(stream_doc)}
+    torch, keys = _torch_and_keys(stream_doc)
     nn = torch.nn
 
     class Parent(nn.Module):
@@ -343,8 +348,7 @@ def test_init_pass_uses_the_documented_keys(stream_doc):
     """The same normal_ in the model's init_weights() (an init pass, as Hugging Face's
     post_init runs it) is keyed `init_weights/lin.weight`, by materialize_ and by
     init_module_; a torch.randn temporary there `init_weights/:temporary:0`."""
-    torch = pytest.importorskip("torch", reason="materialize_ builds torch modules: needs torch")
-    keys = {(s, n): k for s, n, _, _, k in model_key_rows(stream_doc)}
+    torch, keys = _torch_and_keys(stream_doc)
     nn = torch.nn
 
     class Parent(nn.Module):
