@@ -471,3 +471,31 @@ def test_constructor_body_draw_is_named_in_a_warning():
     with pytest.warns(UserWarning, match="cls_token"):
         fastinit.init_module_(m, seed=1)
     assert torch.equal(m.cls_token.detach(), before)
+
+
+class _WeightNormConv(nn.Module):
+    """Hugging Face's wav2vec2 positional conv: a Conv1d whose weight torch's weight_norm
+    parametrizes after its reset_parameters ran (original1 is that weight, original0 its
+    norm), then an init_weights() that writes the bias (and the computed weight, which
+    changes nothing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(8, 8, 5, padding=2), name="weight", dim=2)
+        self.out = nn.Linear(8, 4)
+        self.init_weights()
+
+    def init_weights(self):
+        nn.init.normal_(self.conv.weight, std=0.1)  # a computed tensor: no effect, as in eager torch
+        nn.init.constant_(self.conv.bias, 0.0)
+
+
+def test_one_seed_one_model_weight_norm():
+    """Before, init_module_ applied Conv's rule to the computed weight (a temporary), so
+    original0/original1 kept the eager build's values: 2 tensors differed."""
+    _one_seed_one_model(_WeightNormConv)
+    m = _WeightNormConv()
+    fastinit.init_module_(m, seed=2)
+    g = m.conv.parametrizations.weight.original0
+    v = m.conv.parametrizations.weight.original1
+    assert torch.equal(g, torch.norm_except_dim(v, 2, 2))

@@ -171,6 +171,35 @@ def rule_for(m):
 
 
 
+class _WithWeight:
+    """A module's weight and bias for a rule, the weight given (weight_norm's direction)."""
+
+    def __init__(self, weight, bias):
+        self.weight, self.bias = weight, bias
+
+
+def _weight_norm(m):
+    """(g, v, dim) where ``m.weight`` is torch's weight_norm parametrization
+    (``torch.nn.utils.parametrizations.weight_norm``) and nothing else, else None."""
+    plists = getattr(m, "parametrizations", None)
+    plist = plists["weight"] if plists is not None and "weight" in plists else None
+    if plist is None or len(plist) != 1 or type(plist[0]).__name__ != "_WeightNorm":
+        return None
+    if not (hasattr(plist, "original0") and hasattr(plist, "original1")):
+        return None
+    return plist.original0, plist.original1, plist[0].dim
+
+
+def _recompute_magnitude(g, v, dim):
+    def run():
+        import torch
+
+        with torch.no_grad():
+            g.copy_(torch.norm_except_dim(v, 2, dim))
+
+    return run
+
+
 def post_order(module):
     """(qualname, module) children first, each module once."""
     seen = set()
@@ -201,6 +230,22 @@ def default_steps(module, skip=frozenset()):
     steps, covered = [], set()
     for qual, m in post_order(module):
         kind, what = rule_for(m)
+        wn = _weight_norm(m) if kind == "rule" and what is _linear_like else None
+        if wn is not None:
+            # weight_norm registered after construction (Hugging Face's wav2vec2 family,
+            # EnCodec, VITS): the rule writes the direction v (original1, the weight tensor
+            # itself at registration) and the magnitude g (original0) is recomputed from it,
+            # as the registration computed it (torch's _WeightNorm.right_inverse)
+            g, v, dim = wn
+            for t, (fname, arg) in _linear_like(_WithWeight(v, m.bias)):
+                if t is not None:
+                    covered.add(id(t))
+                    if id(t) not in skip:
+                        steps.append(("fill", t, fname, arg))
+            covered.add(id(g))
+            if id(v) not in skip:
+                steps.append(("code", qual + ":weight_norm", _recompute_magnitude(g, v, dim)))
+            continue
         if kind == "rule":
             for t, (fname, arg) in what(m):
                 if t is None:
