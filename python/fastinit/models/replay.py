@@ -48,7 +48,6 @@ class _Replay:
 
     # values of references
     def resolve(self, obj):
-        torch = _torch()
         if isinstance(obj, _Ref):
             if self.live is not None and self.live[0] is obj.st and obj.version == self.live[2]:
                 base = self.live[1]
@@ -143,7 +142,7 @@ class _Replay:
             base.fill_(r.value)
             return
         if r.kind == "fill":
-            getattr(_fills, r.name)(base, *r.args, seed=self.key(st, r))
+            self.fill(st, r, base)
             return
         try:
             if r.kind == "trng":
@@ -160,14 +159,19 @@ class _Replay:
             res = res[i]
         base.copy_(res)
 
+    def fill(self, st, op, target):
+        """The recorded fastinit fill ``op`` on ``target``, keyed as its op (unless the call
+        gave its own seed)."""
+        kw = dict(op.kwargs)
+        if not op.explicit_seed:
+            kw["seed"] = self.key(st, op)
+        getattr(_fills, op.name)(target, *op.args, **self.resolve(kw))
+
     def apply(self, st, op, view, name):
         if op.kind == "const":
             view.fill_(op.value)
         elif op.kind == "fill":
-            kw = dict(op.kwargs)
-            if not op.explicit_seed:
-                kw["seed"] = self.key(st, op)
-            getattr(_fills, op.name)(view, *op.args, **self.resolve(kw))
+            self.fill(st, op, view)
         elif op.kind == "trng":
             seeded_torch_op(op.func, (view,), self.resolve(op.args), self.resolve(op.kwargs), self.key(st, op))
         else:
@@ -221,10 +225,7 @@ class _Replay:
                     if o.kind == "const":
                         local.fill_(o.value)
                     elif o.kind == "fill":
-                        kw = dict(o.kwargs)
-                        if not o.explicit_seed:
-                            kw["seed"] = self.key(st, o)
-                        getattr(_fills, o.name)(dt, *o.args, **kw)
+                        self.fill(st, o, dt)
                     else:
                         o.func(local, *o.args, **o.kwargs)
             else:
