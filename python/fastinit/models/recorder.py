@@ -19,7 +19,7 @@ from .records import (
 from .replay import _Replay
 from .shapes import (
     _DATA_DEPENDENT, _FILL_DTYPES, _any_meta, _as_meta, _is_device_str, _key, _mask_index, _meta_device,
-    _shape_run, _torch,
+    _meta_tensors, _shape_run, _torch,
 )
 
 
@@ -153,7 +153,7 @@ class _Recorder:
             except (RuntimeError, NotImplementedError) as e:
                 # an op with no meta kernel, or one that needs values (nn.utils.parametrizations
                 # .orthogonal's .item()): named, with the tensor (issue 17, defect 9)
-                t = next(iter(_meta_inputs((args, kwargs))), None)
+                t = next(_meta_tensors((args, kwargs)), None)
                 what = f"a recorded tensor ({tuple(t.shape)}, {t.dtype})" if t is not None else "recorded tensors"
                 raise DeferredInitError(
                     f"deferred_init: torch.{name} on {what} cannot run while recording ({type(e).__name__}: {e}); "
@@ -418,20 +418,6 @@ class _Recorder:
         groups = {q: names for names in tied.values() if len(names) > 1 for q in names}
         return _Plan(out, groups, module)
 
-
-
-def _meta_inputs(obj):
-    import torch
-
-    if isinstance(obj, torch.Tensor):
-        if obj.is_meta:
-            yield obj
-    elif isinstance(obj, (list, tuple)):
-        for x in obj:
-            yield from _meta_inputs(x)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            yield from _meta_inputs(x)
 
 
 def _torch_init_original(name):

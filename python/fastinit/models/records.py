@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..fills import registry as _registry
 from . import rng as _rng
-from .shapes import _dense
+from .shapes import _dense, _leaves
 
 
 class DeferredInitError(RuntimeError):
@@ -193,14 +193,7 @@ def _is_random(st, version, seen=None):
 
 
 def _refs_in(obj):
-    if isinstance(obj, _Ref):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for x in obj:
-            yield from _refs_in(x)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            yield from _refs_in(x)
+    return _leaves(obj, _Ref)
 
 
 class _Plan:

@@ -97,17 +97,21 @@ def _as_meta(obj):
     return obj
 
 
-def _meta_tensors(obj):
-    torch = _torch()
-    if isinstance(obj, torch.Tensor):
-        if obj.is_meta:
-            yield obj
+def _leaves(obj, cls):
+    """The instances of ``cls`` in ``obj`` and its nested lists, tuples and dicts, in order
+    (the one walk over call arguments: tensors, meta tensors, records' references)."""
+    if isinstance(obj, cls):
+        yield obj
     elif isinstance(obj, (list, tuple)):
         for x in obj:
-            yield from _meta_tensors(x)
+            yield from _leaves(x, cls)
     elif isinstance(obj, dict):
         for x in obj.values():
-            yield from _meta_tensors(x)
+            yield from _leaves(x, cls)
+
+
+def _meta_tensors(obj):
+    return (t for t in _leaves(obj, _torch().Tensor) if t.is_meta)
 
 
 def _shares(out, proxies) -> bool:
@@ -126,15 +130,7 @@ def _tensors_only(obj) -> bool:
 
 
 def _all_tensors(obj):
-    torch = _torch()
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for x in obj:
-            yield from _all_tensors(x)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            yield from _all_tensors(x)
+    return _leaves(obj, _torch().Tensor)
 
 
 def _broadcast(shapes):
@@ -180,14 +176,7 @@ def _is_device_str(s: str) -> bool:
 
 
 def _any_meta(obj) -> bool:
-    torch = _torch()
-    if isinstance(obj, torch.Tensor):
-        return obj.is_meta
-    if isinstance(obj, (list, tuple)):
-        return any(_any_meta(x) for x in obj)
-    if isinstance(obj, dict):
-        return any(_any_meta(x) for x in obj.values())
-    return False
+    return next(_meta_tensors(obj), None) is not None
 
 
 def _meta_device(kwargs):
