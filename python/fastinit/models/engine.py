@@ -54,7 +54,7 @@ from ..fills import registry as _registry
 from . import patch as _patch
 from .rng import (RNG_METHOD_FILL, RNG_METHOD_TORCH, Passes, factory_fill, is_rng_factory, key_name, seeded_torch_op,
                   temporary_name)
-from .shapes import _any_meta
+from .shapes import _FILL_DTYPES, _any_meta
 
 __all__ = ["run_plan", "run_seed", "first_names", "tensor_names", "untied", "KEYED"]
 
@@ -181,7 +181,7 @@ class _Run:
             params = [kwargs.pop(pnames[0], 0.0), kwargs.pop(pnames[1], 1.0)]
             for i, a in enumerate(args[1:3]):
                 params[i] = a
-            if not kwargs and target.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) and \
+            if not kwargs and target.dtype in _FILL_DTYPES() and \
                     not any(isinstance(p, torch.Tensor) for p in params):
                 with self._fastinit():
                     getattr(_fills, name)(target, float(params[0]), float(params[1]), seed=self.key(target))
@@ -200,7 +200,7 @@ class _Run:
         if as_fill is not None:
             make, fill, params = as_fill
             t = make(requires_grad=False)
-            if t.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+            if t.dtype in _FILL_DTYPES():
                 with self._fastinit():
                     getattr(_fills, fill)(t, *params, seed=key)
                 return t.requires_grad_(bool(kwargs.get("requires_grad", False)))

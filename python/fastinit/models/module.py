@@ -104,16 +104,16 @@ from .schemes import apply_scheme
 __all__ = ["init_module_", "derive_seed"]
 
 
-def _one_argument(fn) -> bool:
-    """``fn`` takes exactly one argument without a default."""
+def _required(fn):
+    """The parameters ``fn`` must be given (no default, not ``*args``/``**kwargs``), or
+    None where its signature cannot be read."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
-        return False
+        return None
     P = inspect.Parameter
-    required = [q for q in sig.parameters.values() if q.default is P.empty and q.kind in (
-        P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)]
-    return len(required) == 1 and required[0].kind != P.KEYWORD_ONLY
+    return [q for q in sig.parameters.values()
+            if q.default is P.empty and q.kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)]
 
 
 def _library_init(module):
@@ -122,22 +122,17 @@ def _library_init(module):
     models, nanoGPT and many hand-written models: a method of one argument, the module)."""
     fn = getattr(module, "init_weights", None)
     if callable(fn):
-        try:
-            sig = inspect.signature(fn)
-        except (TypeError, ValueError):
-            sig = None
-        if sig is not None and not any(
-                p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
-                                                                    p.KEYWORD_ONLY) for p in sig.parameters.values()):
-            if "needs_reset" in sig.parameters:
-                # timm (1.0.31 vision_transformer.py): its constructor calls
-                # init_weights(needs_reset=False) because every module has just run its
-                # reset_parameters; so have they here
-                return lambda: fn(needs_reset=False)
-            return fn
-        return None
+        if _required(fn) != []:
+            return None
+        if "needs_reset" in inspect.signature(fn).parameters:
+            # timm (1.0.31 vision_transformer.py): its constructor calls
+            # init_weights(needs_reset=False) because every module has just run its
+            # reset_parameters; so have they here
+            return lambda: fn(needs_reset=False)
+        return fn
     per_module = getattr(module, "_init_weights", None)
-    if callable(per_module) and _one_argument(per_module):
+    needs = _required(per_module) if callable(per_module) else None
+    if needs is not None and len(needs) == 1 and needs[0].kind != inspect.Parameter.KEYWORD_ONLY:
         return lambda: module.apply(per_module)
     return None
 
