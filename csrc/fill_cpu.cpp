@@ -298,8 +298,10 @@ void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, 
   const bool stream = direct && total * esz >= kStreamMinBytes && std::min<uint64_t>(inner, run) * esz >= kStreamMinRun;
 
   const uint64_t count = end - begin;
-  if (threads <= 0) threads = get_num_threads();
+  // (get_num_threads asks the kernel for the affinity mask: a system call that a small
+  // fill, which stays on this thread anyway, does not need; issue 20 item 4.)
   if (count < kParallelMinElems) threads = 1;
+  else if (threads <= 0) threads = get_num_threads();
   // Chunks of kChunkElems (a multiple of 64, so block- and line-aligned), claimed
   // dynamically by the threads.
   const uint64_t step = kChunkElems;
