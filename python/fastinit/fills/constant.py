@@ -8,7 +8,7 @@ import math
 import numbers
 
 from ..core.docs import shared_doc
-from ..core.kernel import _bump_version, _torch_function, functorch_transform, outside_functorch
+from ..core.kernel import _bump_version, _handle_torch_function, _wants_torch_function, functorch_transform, outside_functorch
 from ..core.seeds import check_u64
 from ..core.shards import check_placements, is_dtensor, local_tensor
 from ..core.targets import (
@@ -206,9 +206,8 @@ def constant_(tensor, val, *, seed=None, offset=0):
         >>> b = torch.empty(768)
         >>> fastinit.constant_(b, 0.1)
     """
-    handled, result = _torch_function(constant_, tensor, val=val, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(constant_, tensor, val=val, seed=seed, offset=offset)
     return _constant(tensor, val, "constant_", seed, offset)
 
 
@@ -226,9 +225,8 @@ def ones_(tensor, *, seed=None, offset=0):
     Example:
         >>> fastinit.ones_(torch.empty(768))
     """
-    handled, result = _torch_function(ones_, tensor, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(ones_, tensor, seed=seed, offset=offset)
     return _constant(tensor, 1.0, "ones_", seed, offset)
 
 
@@ -246,7 +244,6 @@ def zeros_(tensor, *, seed=None, offset=0):
     Example:
         >>> fastinit.zeros_(torch.empty(768))
     """
-    handled, result = _torch_function(zeros_, tensor, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(zeros_, tensor, seed=seed, offset=offset)
     return _constant(tensor, 0.0, "zeros_", seed, offset)

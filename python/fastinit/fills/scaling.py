@@ -10,7 +10,7 @@ import warnings
 from .standard import normal_, trunc_normal_, uniform_
 from ..core.bounds import fans
 from ..core.docs import shared_doc
-from ..core.kernel import _shape, _torch_function
+from ..core.kernel import _handle_torch_function, _shape, _wants_torch_function
 
 __all__ = ["variance_scaling_", "lecun_uniform_", "lecun_normal_"]
 
@@ -93,10 +93,9 @@ def variance_scaling_(tensor, scale=1.0, mode="fan_in", distribution="truncated_
         >>> fastinit.variance_scaling_(w, 2.0, "fan_in", "truncated_normal", seed=0)  # He, truncated
         >>> fastinit.variance_scaling_(w, 1.0, "fan_avg", "uniform")                 # Glorot uniform
     """
-    handled, result = _torch_function(variance_scaling_, tensor, scale=scale, mode=mode, distribution=distribution,
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(variance_scaling_, tensor, scale=scale, mode=mode, distribution=distribution,
                                       generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
     shape = _shape(tensor)
     # JAX's order: scale (checked when the initializer is built), fans, mode, distribution
     if not scale >= 0.0:
@@ -153,9 +152,8 @@ def lecun_uniform_(tensor, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(256, 128)
         >>> fastinit.lecun_uniform_(w, seed=0)       # bound sqrt(3 / 128)
     """
-    handled, result = _torch_function(lecun_uniform_, tensor, generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(lecun_uniform_, tensor, generator=generator, seed=seed, offset=offset)
     return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, seed=seed, offset=offset)
 
 
@@ -195,7 +193,6 @@ def lecun_normal_(tensor, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(256, 128)
         >>> fastinit.lecun_normal_(w, seed=0)        # std 1 / sqrt(128)
     """
-    handled, result = _torch_function(lecun_normal_, tensor, generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(lecun_normal_, tensor, generator=generator, seed=seed, offset=offset)
     return variance_scaling_(tensor, 1.0, "fan_in", "truncated_normal", generator, seed=seed, offset=offset)

@@ -29,7 +29,8 @@ from ..core.kernel import (
     _fast_fill,
     _fill,
     _shape,
-    _torch_function,
+    _handle_torch_function,
+    _wants_torch_function,
 )
 from ..core.targets import F16, F32, F64, _torch_dtype_label, check_bounds, check_no_overlap, is_torch_tensor
 
@@ -80,9 +81,8 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, seed=None, offset=0):
         >>> a = numpy.empty((3, 5), numpy.float32)
         >>> fastinit.uniform_(a, generator=numpy.random.default_rng(0))
     """
-    handled, result = _torch_function(uniform_, tensor, a=a, b=b, generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(uniform_, tensor, a=a, b=b, generator=generator, seed=seed, offset=offset)
     if type(a) in _PLAIN_REALS and type(b) in _PLAIN_REALS:
         done = _fast_fill(tensor, 0, float(a), float(b), generator, seed, offset)
         if done is not None:
@@ -126,10 +126,9 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
         >>> fastinit.kaiming_uniform_(w, a=math.sqrt(5))              # as nn.Linear does
         >>> fastinit.kaiming_uniform_(w, mode="fan_out", nonlinearity="relu", seed=1234)
     """
-    handled, result = _torch_function(kaiming_uniform_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(kaiming_uniform_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
                                       generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
     shape = _shape(tensor)
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -167,9 +166,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_uniform_(w, gain=fastinit.calculate_gain("relu"), seed=0)
     """
-    handled, result = _torch_function(xavier_uniform_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(xavier_uniform_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
     bound = xavier_bound_for(_shape(tensor), gain)
     if type(bound) is float:
         done = _fast_fill(tensor, 0, -bound, bound, generator, seed, offset)
@@ -212,10 +210,9 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(50257, 768)
         >>> fastinit.normal_(w, std=0.02, seed=0)
     """
-    handled, result = _torch_function(normal_, tensor, mean=mean, std=std, generator=generator,
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(normal_, tensor, mean=mean, std=std, generator=generator,
                                       seed=seed, offset=offset)
-    if handled:
-        return result
     if type(mean) in _PLAIN_REALS and type(std) in _PLAIN_REALS:
         done = _fast_fill(tensor, 1, float(mean), float(std), generator, seed, offset)
         if done is not None:
@@ -255,10 +252,9 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         >>> w = torch.empty(64, 3, 7, 7)
         >>> fastinit.kaiming_normal_(w, mode="fan_out", nonlinearity="relu", seed=0)
     """
-    handled, result = _torch_function(kaiming_normal_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(kaiming_normal_, tensor, a=a, mode=mode, nonlinearity=nonlinearity,
                                       generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
     shape = _shape(tensor)
     if 0 in shape:
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
@@ -295,9 +291,8 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         >>> w = torch.empty(3, 5)
         >>> fastinit.xavier_normal_(w, seed=0)
     """
-    handled, result = _torch_function(xavier_normal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(xavier_normal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
     fan_in, fan_out = fans(_shape(tensor))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return _fill(tensor, "normal", (0.0, std), generator, seed, offset, name="xavier_normal_")
@@ -346,10 +341,9 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *, s
         >>> w = torch.empty(768, 768)
         >>> fastinit.trunc_normal_(w, std=0.02, a=-0.04, b=0.04, seed=0)   # as timm's ViT
     """
-    handled, result = _torch_function(trunc_normal_, tensor, mean=mean, std=std, a=a, b=b, generator=generator,
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(trunc_normal_, tensor, mean=mean, std=std, a=a, b=b, generator=generator,
                                       seed=seed, offset=offset)
-    if handled:
-        return result
     if is_torch_tensor(tensor) and tensor.is_meta:
         return tensor
     if (mean < a - 2 * std) or (mean > b + 2 * std):

@@ -18,7 +18,8 @@ from ..core.kernel import (
     _check_generator,
     _check_normal_std,
     _describe,
-    _torch_function,
+    _handle_torch_function,
+    _wants_torch_function,
     functorch_transform,
     outside_functorch,
     refuse_functorch,
@@ -110,9 +111,8 @@ def eye_(tensor):
         >>> w = torch.empty(3, 5)
         >>> fastinit.eye_(w)          # w[i, i] = 1 for i < 3, 0 elsewhere
     """
-    handled, result = _torch_function(eye_, tensor)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(eye_, tensor)
     import torch
 
     _torch_only(tensor, "eye_")
@@ -175,9 +175,8 @@ def dirac_(tensor, groups=1):
         >>> fastinit.dirac_(w)                            # a 3x3 conv that is the identity
         >>> fastinit.dirac_(torch.empty(24, 8, 3), groups=3)
     """
-    handled, result = _torch_function(dirac_, tensor, groups=groups)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(dirac_, tensor, groups=groups)
     import torch
 
     _torch_only(tensor, "dirac_")
@@ -290,9 +289,8 @@ def orthogonal_(tensor, gain=1, generator=None, *, seed=None, offset=0):
         >>> fastinit.orthogonal_(w, seed=0)     # the same bits on CPU, CUDA, any thread count
         >>> fastinit.orthogonal_(w, gain=fastinit.calculate_gain("relu"))
     """
-    handled, result = _torch_function(orthogonal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
-    if handled:
-        return result
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(orthogonal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
     import torch
 
     _torch_only(tensor, "orthogonal_")
@@ -413,10 +411,9 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, seed=None, offset=0):
         >>> fastinit.sparse_(w, sparsity=0.1, seed=0)     # 10 zeros in every column
         >>> fastinit.sparse_(w, 0.9, std=0.02, generator=torch.Generator().manual_seed(1))
     """
-    handled, result = _torch_function(sparse_, tensor, sparsity=sparsity, std=std, generator=generator, seed=seed,
+    if _wants_torch_function(tensor):
+        return _handle_torch_function(sparse_, tensor, sparsity=sparsity, std=std, generator=generator, seed=seed,
                                       offset=offset)
-    if handled:
-        return result
     import torch
 
     _torch_only(tensor, "sparse_")
