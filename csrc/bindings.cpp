@@ -75,19 +75,19 @@ void cpu_fill(uintptr_t ptr, int dtype, const std::vector<int64_t>& sizes, const
   // A small fill (a few microseconds, on the calling thread) keeps the GIL: releasing and
   // taking it back would cost about as much as the fill.
   if (total < kKeepGilElems) {
-    prepare_cpu_target(t, dtype);
-    fill_cpu(t, p, kernel, threads, 0, total);
+    fill_cpu(t, p, kernel, threads, 0, total, prepare_cpu_target(t, dtype));
     return;
   }
   const uint64_t slice = (64ull << 20) / static_cast<uint64_t>(dtype_size(dtype));
+  bool fresh = false;
   {
     py::gil_scoped_release nogil;
-    prepare_cpu_target(t, dtype);
+    fresh = prepare_cpu_target(t, dtype);
   }
   for (uint64_t begin = 0; begin < total; begin += slice) {
     {
       py::gil_scoped_release nogil;
-      fill_cpu(t, p, kernel, threads, begin, begin + std::min(slice, total - begin));
+      fill_cpu(t, p, kernel, threads, begin, begin + std::min(slice, total - begin), fresh);
     }
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   }

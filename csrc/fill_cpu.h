@@ -7,13 +7,17 @@ namespace fastinit {
 
 uint64_t numel(const FillTarget& t);
 
-// Once per fill, before the first slice: memory advice for the whole target.
-void prepare_cpu_target(const FillTarget& t, int32_t dtype);
+// Once per fill, before the first slice: memory advice for the whole target. Returns
+// whether the target is fresh memory that fill_cpu should populate chunk by chunk
+// (MADV_POPULATE_WRITE, just before each chunk's stores).
+bool prepare_cpu_target(const FillTarget& t, int32_t dtype);
 
 // Fills the elements of logical indices [begin, end) of a strided host target with
 // `kernel` on `threads` threads (<= 0: the configured count). The binding calls it in
 // slices so that Ctrl-C is seen between them; the values do not depend on the slicing.
-void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, uint64_t begin, uint64_t end);
+// `fresh`: what prepare_cpu_target returned.
+void fill_cpu(FillTarget t, const FillParams& p, RunKernel kernel, int threads, uint64_t begin, uint64_t end,
+              bool fresh = false);
 
 // Whether large contiguous fills advise MADV_HUGEPAGE on their 2 MiB-aligned interior
 // first. Default off; FASTINIT_HUGEPAGE=1 in the environment turns it on.

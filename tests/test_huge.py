@@ -219,6 +219,40 @@ def test_fresh_anonymous_mapping(threads):
         m.close()
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_fresh_chunks_every_dtype(dtype, threads):
+    """A fresh target is populated chunk by chunk, in 2 MiB chunks or one share per thread
+    (csrc/fill_cpu.cpp): chunk sizes in elements differ per dtype, and a 5 MiB target from
+    a misaligned start has a remainder chunk and chunk edges inside pages. Uniform and
+    normal values against the reference, and nothing written outside the target."""
+    import mmap
+    itemsize = np.dtype(dtype).itemsize
+    n = (5 << 20) // itemsize + 101
+    m = mmap.mmap(-1, n * itemsize + 8192)
+    old = fastinit.get_num_threads()
+    fastinit.set_num_threads(threads)
+    try:
+        a = np.frombuffer(m, dtype=dtype, count=n, offset=2 * itemsize)
+        assert fastinit.uniform_(a, -1.0, 1.0, seed=0xF2E8) is a
+        assert_bits_equal(_bits(a), R.expected_bits((n,), dtype, -1.0, 1.0, 0xF2E8))
+        del a
+        m2 = mmap.mmap(-1, n * itemsize + 8192)
+        b = np.frombuffer(m2, dtype=dtype, count=n, offset=itemsize)
+        assert fastinit.normal_(b, 0.5, 2.0, seed=0xF2E9) is b
+        want = R.normal_expected((n,), dtype, 0.5, 2.0, 0xF2E9)
+        assert_bits_equal(_bits(b), _bits(want))
+        del b
+        assert not np.frombuffer(m2, dtype=np.uint8, count=itemsize).any()
+        assert not np.frombuffer(m2, dtype=np.uint8, offset=itemsize + n * itemsize).any()
+        m2.close()
+        assert not np.frombuffer(m, dtype=np.uint8, count=2 * itemsize).any()  # bytes before the target
+        assert not np.frombuffer(m, dtype=np.uint8, offset=2 * itemsize + n * itemsize).any()  # and after it
+    finally:
+        fastinit.set_num_threads(old)
+        m.close()
+
+
 def test_fresh_partly_resident():
     """Only the first page touched: the sampled pages say fresh; the touched page keeps nothing stale."""
     a = np.empty(_FRESH_N, dtype=np.float32)
