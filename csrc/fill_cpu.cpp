@@ -55,10 +55,17 @@ bool hugepage_advice_enabled() {
   return v == 1;
 }
 
+// The whole pages of size `page` inside [begin, begin + bytes), as [lo, hi) (empty when
+// hi <= lo): memory advice never reaches a page the range shares with other memory.
+void inner_pages(const char* begin, uint64_t bytes, uintptr_t page, uintptr_t& lo, uintptr_t& hi) {
+  lo = (reinterpret_cast<uintptr_t>(begin) + page - 1) & ~(page - 1);
+  hi = (reinterpret_cast<uintptr_t>(begin) + bytes) & ~(page - 1);
+}
+
 void advise_hugepages(char* begin, uint64_t bytes) {
   if (bytes < kHugePageMinBytes || !hugepage_advice_enabled()) return;
-  const uintptr_t lo = (reinterpret_cast<uintptr_t>(begin) + kHugePage - 1) & ~(kHugePage - 1);
-  const uintptr_t hi = (reinterpret_cast<uintptr_t>(begin) + bytes) & ~(kHugePage - 1);
+  uintptr_t lo, hi;
+  inner_pages(begin, bytes, kHugePage, lo, hi);
 #if defined(MADV_HUGEPAGE)
   // Advice only: memory that is not an anonymous mapping answers EINVAL, which is fine.
   if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
@@ -116,8 +123,8 @@ bool looks_fresh(const char* begin, uint64_t bytes) {
   if (bytes < kPopulateMinBytes || g_populate_unsupported.load(std::memory_order_relaxed)) return false;
   const uintptr_t page = page_size();
   if (page == 0) return false;
-  const uintptr_t lo = (reinterpret_cast<uintptr_t>(begin) + page - 1) & ~(page - 1);
-  const uintptr_t hi = (reinterpret_cast<uintptr_t>(begin) + bytes) & ~(page - 1);
+  uintptr_t lo, hi;
+  inner_pages(begin, bytes, page, lo, hi);
   if (hi <= lo) return false;
   const uintptr_t mid = lo + (((hi - lo) / 2) & ~(page - 1));
   return !(page_resident(lo, page) && page_resident(mid, page) && page_resident(hi - page, page));
@@ -127,14 +134,14 @@ bool looks_fresh(const char* begin, uint64_t bytes) {
 #endif
 }
 
-// The whole pages inside [begin, begin + bytes): a page the range shares with memory
-// outside it is left to the stores' own first touch.
+// Faults in the inner pages of [begin, begin + bytes) (the chunk a thread fills next).
 void populate(char* begin, uint64_t bytes) {
 #if defined(MADV_POPULATE_WRITE)
   const uintptr_t page = page_size();
-  const uintptr_t lo = (reinterpret_cast<uintptr_t>(begin) + page - 1) & ~(page - 1);
-  const uintptr_t hi = (reinterpret_cast<uintptr_t>(begin) + bytes) & ~(page - 1);
-  if (page == 0 || hi <= lo || g_populate_unsupported.load(std::memory_order_relaxed)) return;
+  if (page == 0 || g_populate_unsupported.load(std::memory_order_relaxed)) return;
+  uintptr_t lo, hi;
+  inner_pages(begin, bytes, page, lo, hi);
+  if (hi <= lo) return;
   // Advice only: EINVAL (an older kernel, or a mapping it cannot populate) and EFAULT /
   // ENOMEM leave the pages to the fill's own first touch.
   if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)

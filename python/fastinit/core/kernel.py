@@ -65,7 +65,8 @@ def _wants_torch_function(tensor) -> bool:
     ``__torch_function__``) or an active torch-function mode takes the call. Every public fill
     asks first: torch.nn.init's functions reach a tensor subclass's ``__torch_function__``
     through the Tensor methods they call. One C call for a plain tensor; the keyword arguments
-    are built only for :func:`_handle_torch_function` (issue 20 item 4: about 0.2 us a call)."""
+    are built only for :func:`_handle_torch_function` (issue 20 item 4: about 0.3 us a call,
+    benchmarks/bench_keydraw.py)."""
     torch = _torch()
     return torch is not None and torch.overrides.has_torch_function_variadic(tensor)
 

@@ -8,7 +8,13 @@ import math
 import numbers
 
 from ..core.docs import shared_doc
-from ..core.kernel import _bump_version, _handle_torch_function, _wants_torch_function, functorch_transform, outside_functorch
+from ..core.kernel import (
+    _bump_version,
+    _handle_torch_function,
+    _wants_torch_function,
+    functorch_transform,
+    outside_functorch,
+)
 from ..core.seeds import check_u64
 from ..core.shards import check_placements, is_dtensor, local_tensor
 from ..core.targets import (
