@@ -724,6 +724,27 @@ def test_constant_every_dtype_like_torch(dtype):
         assert torch.equal(t_t.view(torch.uint8), f_t.view(torch.uint8)), (name, args, t_t, f_t)
 
 
+def test_constant_fast_path_keeps_grad_mode_and_bumps_version():
+    """The constant fills' per-call path (plain contiguous CPU tensors) turns grad mode off
+    around torch's fill_ itself: the caller's grad mode comes back, after a refusal too, and
+    the version counter moves as torch.nn.init's does."""
+    p = torch.nn.Parameter(torch.empty(768))
+    for name, args in (("ones_", ()), ("zeros_", ()), ("constant_", (0.5,))):
+        v0 = p._version
+        assert getattr(fastinit, name)(p, *args) is p
+        assert p._version > v0 and torch.is_grad_enabled(), name
+    assert torch.equal(p.detach(), torch.full((768,), 0.5))
+    with torch.no_grad():
+        fastinit.zeros_(p)
+        assert not torch.is_grad_enabled()
+    t = torch.zeros(4, dtype=torch.int8)
+    with pytest.raises(RuntimeError) as want:
+        torch.nn.init.constant_(t, 300)
+    with pytest.raises(RuntimeError) as got:
+        fastinit.constant_(t, 300)
+    assert str(got.value) == str(want.value) and torch.is_grad_enabled() and not t.any()
+
+
 _NP_OF = {torch.int8: np.int8, torch.uint8: np.uint8, torch.int16: np.int16, torch.int32: np.int32,
           torch.int64: np.int64, torch.bool: np.bool_, torch.uint16: np.uint16, torch.uint32: np.uint32,
           torch.uint64: np.uint64, torch.complex64: np.complex64, torch.complex128: np.complex128,

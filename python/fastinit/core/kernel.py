@@ -204,11 +204,48 @@ def _describe(tensor, method: str, is_torch: bool):
 _FAST = []  # on first use: (exact tensor types, torch.strided, torch.Generator, dtype codes, limits, sizes, bump)
 
 
-def _fast_setup():
-    torch = _torch()
-    _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
-                {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,
-                _STORAGE_SIZE, getattr(torch._C, "_increment_version", None)]
+def _fast_state():
+    """_FAST, set up on first use; None without torch."""
+    if not _FAST:
+        if _torch() is None:
+            return None
+        torch = _torch()
+        _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
+                    {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,
+                    _STORAGE_SIZE, getattr(torch._C, "_increment_version", None)]
+    return _FAST
+
+
+def _plain_offset_seed(seed, offset) -> bool:
+    """Whether ``offset`` and ``seed`` (None or) are ints in [0, 2**64): then the fast paths
+    need not call :func:`check_u64`."""
+    return (type(offset) is int and 0 <= offset < _U64 and
+            (seed is None or (type(seed) is int and 0 <= seed < _U64)))
+
+
+def _own_cpu_memory(tensor, strided, itemsize: int) -> int:
+    """The data pointer of a contiguous, non-empty CPU tensor whose bytes lie inside a
+    storage that torch allocated (resizable), and that is not nested, a negative-bit view,
+    an inference tensor, a torch.func wrapper or memoryless; 0 for anything else, which the
+    general paths then check and refuse with torch's messages. ``tensor``: a plain Tensor
+    or Parameter (the caller checked its type). The per-call fast paths' one check of the
+    target (issues 13 and 20)."""
+    # (a ZeroTensor has data_ptr 0: refused with the memoryless tensors)
+    if (not tensor.is_cpu or tensor.layout is not strided or tensor.is_nested
+            or not tensor.is_contiguous() or tensor.is_neg() or tensor.is_inference()):
+        return 0
+    n = tensor.numel()
+    try:
+        ptr = tensor.data_ptr()
+    except RuntimeError:  # a torch.func wrapper: the general path refuses it
+        return 0
+    if n == 0 or ptr == 0:  # empty, or no memory (functionalization, ZeroTensor)
+        return 0
+    st = tensor.untyped_storage()
+    base = st.data_ptr()
+    if ptr < base or ptr + n * itemsize > base + st.nbytes() or not st.resizable():
+        return 0  # (not resizable: memory torch did not allocate, checked for writability there)
+    return ptr
 
 
 def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
@@ -217,20 +254,16 @@ def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
     anything else (a failing check included), which then takes the general path of
     :func:`_fill` and gets torch's exact errors in torch's order. ``dist``: 0 uniform
     (x1, x2 = from, to), 1 normal (mean, std)."""
-    if not _FAST:
-        if _torch() is None:
-            return None
-        _fast_setup()
-    types, strided, gen_type, codes, limits, sizes, bump = _FAST
+    state = _FAST or _fast_state()
+    if state is None:
+        return None
+    types, strided, gen_type, codes, limits, sizes, bump = state
     if type(tensor) not in types or (generator is not None and type(generator) is not gen_type):
         return None
-    if (type(offset) is not int or not 0 <= offset < _U64 or
-            (seed is not None and (type(seed) is not int or not 0 <= seed < _U64))):
+    if not _plain_offset_seed(seed, offset):
         return None
     code = codes.get(tensor.dtype)
-    # (a ZeroTensor has data_ptr 0: refused below with the memoryless tensors)
-    if (code is None or not tensor.is_cpu or tensor.layout is not strided or tensor.is_nested
-            or not tensor.is_contiguous() or tensor.is_neg() or tensor.is_inference()):
+    if code is None:
         return None
     if dist == 0:
         big = limits[code]
@@ -238,17 +271,10 @@ def _fast_fill(tensor, dist, x1, x2, generator, seed, offset):
             return None
     elif not x2 >= 0.0:
         return None
+    ptr = _own_cpu_memory(tensor, strided, sizes[code])
+    if not ptr:
+        return None
     n = tensor.numel()
-    try:
-        ptr = tensor.data_ptr()
-    except RuntimeError:  # a torch.func wrapper: the general path refuses it
-        return None
-    if n == 0 or ptr == 0:  # empty, or no memory (functionalization, ZeroTensor)
-        return None
-    st = tensor.untyped_storage()
-    base = st.data_ptr()
-    if ptr < base or ptr + n * sizes[code] > base + st.nbytes() or not st.resizable():
-        return None  # (not resizable: memory torch did not allocate, checked for writability there)
     if generator is not None and generator.device.type != "cpu":
         return None
     if _isa_error != _ISA_OK and check_cpu_isa(quiet=True) is not None:
