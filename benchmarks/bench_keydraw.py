@@ -1,4 +1,4 @@
-"""Per-call cost of an unseeded fill and of its key draw (issue 20 item 4).
+"""Per-call cost of an unseeded fill and of its key draw (issue 20 item 4), and of a constant fill.
 
 Median of many calls, the candidates alternating in rounds so that a busy machine
 slows all of them alike. Prints ratios to torch.nn.init's own function.
@@ -40,6 +40,9 @@ def main():
         cases[f"fastinit kaiming_uniform_ {shape}"] = (lambda w=w: fastinit.kaiming_uniform_(w, a=math.sqrt(5)))
         cases[f"fastinit kaiming_uniform_ {shape} seed=1"] = (
             lambda w=w: fastinit.kaiming_uniform_(w, a=math.sqrt(5), seed=1))
+    b = torch.empty(768)
+    cases["torch ones_ (768,)"] = lambda: torch.nn.init.ones_(b)
+    cases["fastinit ones_ (768,)"] = lambda: fastinit.ones_(b)
     cases["draw: torch.randint(0, 2**32, (2,))"] = lambda: torch.randint(0, 1 << 32, (2,), dtype=torch.int64)
     cases["draw: buf.random_(0, 2**32)"] = lambda: buf.random_(0, 1 << 32)
     cases["draw: seeds.torch_seed_words(None)"] = lambda: seeds.torch_seed_words(None)
@@ -54,10 +57,10 @@ def main():
           f"median of {args.rounds} rounds x {args.calls} calls")
     for k, v in med.items():
         line = f"{k:45s} {v / 1000:7.2f} us"
-        for shape in ("(16, 16)", "(10, 100)"):
-            ref = med.get(f"torch kaiming_uniform_ {shape}")
+        for shape, ref_key in (("(16, 16)", "torch kaiming_uniform_ (16, 16)"),
+                               ("(10, 100)", "torch kaiming_uniform_ (10, 100)"), ("(768,)", "torch ones_ (768,)")):
             if k.startswith("fastinit") and shape in k:
-                line += f"   {v / ref:.2f}x torch"
+                line += f"   {v / med[ref_key]:.2f}x torch"
         print(line)
 
 
