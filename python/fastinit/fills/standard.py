@@ -262,6 +262,10 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     fan = correct_fan(shape, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
+    if type(std) is float:
+        done = _fast_fill(tensor, 1, 0.0, std, generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "normal", (0, std), generator, seed, offset, name="kaiming_normal_")
 
 
@@ -295,6 +299,10 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, seed=None, offset=0):
         return _handle_torch_function(xavier_normal_, tensor, gain=gain, generator=generator, seed=seed, offset=offset)
     fan_in, fan_out = fans(_shape(tensor))
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    if type(std) is float:
+        done = _fast_fill(tensor, 1, 0.0, std, generator, seed, offset)
+        if done is not None:
+            return done
     return _fill(tensor, "normal", (0.0, std), generator, seed, offset, name="xavier_normal_")
 
 
