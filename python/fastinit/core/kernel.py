@@ -207,9 +207,9 @@ _FAST = []  # on first use: (exact tensor types, torch.strided, torch.Generator,
 def _fast_state():
     """_FAST, set up on first use; None without torch."""
     if not _FAST:
-        if _torch() is None:
-            return None
         torch = _torch()
+        if torch is None:
+            return None
         _FAST[:] = [(torch.Tensor, torch.nn.Parameter), torch.strided, torch.Generator,
                     {torch.float32: 0, torch.float64: 1, torch.float16: 2, torch.bfloat16: 3}, _FINFO_MAX,
                     _STORAGE_SIZE, getattr(torch._C, "_increment_version", None)]

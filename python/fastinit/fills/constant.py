@@ -9,6 +9,7 @@ import numbers
 
 from ..core.docs import shared_doc
 from ..core.kernel import (
+    _PLAIN_REALS,
     _bump_version,
     _fast_state,
     _handle_torch_function,
@@ -41,7 +42,7 @@ def _fast_constant(tensor, val, op, seed, offset):
     torch.nn.init's, without the general path's descriptions and context managers (about
     4 us a call). Returns None, having done nothing, for anything else."""
     state = _fast_state()
-    if state is None or type(tensor) not in state[0] or type(val) not in (float, int):
+    if state is None or type(tensor) not in state[0] or type(val) not in _PLAIN_REALS:
         return None
     if not _plain_offset_seed(seed, offset) or not _own_cpu_memory(tensor, state[1], tensor.element_size()):
         return None
