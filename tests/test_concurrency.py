@@ -310,6 +310,9 @@ def test_fork_while_another_thread_fills(restore_threads):
 _SLICE_BYTES = 64 << 20
 _CTRL_C_CHILD = textwrap.dedent(r"""
     import os, signal, sys, threading, time
+    # Python installs its KeyboardInterrupt handler only where SIGINT was not ignored at
+    # start; a child of a background job inherits SIG_IGN (POSIX), so install it here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, {here!r})
     import numpy as np
     import fastinit

@@ -433,7 +433,10 @@ def test_keyboard_interrupt_bumps_version():
     """A KeyboardInterrupt between the kernel's 64 MiB slices leaves the tensor partly
     written; its version counter must have moved (before the fix it did not)."""
     out = run_py("""
-        import sys, threading, _thread, torch, fastinit
+        import signal, sys, threading, _thread, torch, fastinit
+        # interrupt_main does nothing where SIGINT is ignored, as in a child of a
+        # background job (POSIX): install Python's handler.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.setswitchinterval(100.0)  # the helper runs only once the fill releases the GIL
         n = 6 * (16 << 20)  # six slices of float32
         for attempt in range(5):
